@@ -1,0 +1,1 @@
+"""Thin operation handlers, one module per tag of openapi.yaml."""

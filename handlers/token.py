@@ -1,0 +1,10 @@
+"""Authentication: POST /application/token/."""
+
+from meet_external.context import client_address, services
+from meet_external.grant import NO_STORE, grant_token
+
+
+def generate_token(body: dict):
+    """Trade client credentials and a user's email for a delegated access token."""
+    app = services()
+    return grant_token(body, app.signer, app.config, client_address()), 200, NO_STORE

@@ -1,0 +1,135 @@
+"""The application factory: Connexion 3 serving openapi.yaml as it is."""
+
+from __future__ import annotations
+
+import functools
+import json
+import importlib.resources
+import pathlib
+import urllib.parse
+from typing import Callable, Dict
+
+import connexion
+import yaml
+from connexion.exceptions import ProblemException, ResolverError
+from connexion.jsonifier import Jsonifier
+from connexion.middleware import MiddlewarePosition
+from connexion.resolver import Resolver
+from starlette.exceptions import HTTPException
+
+import handlers.rooms
+import handlers.token
+import models
+from models.db import connection, ping
+from models.rooms import RoomPolicy
+
+from . import audit
+from .config import Config
+from .context import EXTENSION, Services
+from .errors import error_handler
+from .http import BodyLimit, PathAliases, Routes, TrustedProxies
+from .security import bearer_handler_class
+from .tokens import TokenSigner
+from .validation import VALIDATOR_MAP
+
+OPERATIONS: Dict[str, Callable] = {
+    "generateToken": handlers.token.generate_token,
+    "listRooms": handlers.rooms.list_rooms,
+    "createRoom": handlers.rooms.create_room,
+    "retrieveRoom": handlers.rooms.retrieve_room,
+}
+
+
+def spec_path() -> pathlib.Path:
+    """openapi.yaml as shipped with the package (a copy of the project's root file)."""
+    return pathlib.Path(str(importlib.resources.files("meet_external") / "openapi.yaml"))
+
+
+def load_spec() -> dict:
+    with open(spec_path(), "rb") as fh:
+        return yaml.safe_load(fh)
+
+
+def base_path_of(spec: dict) -> str:
+    return urllib.parse.urlparse(spec["servers"][0]["url"]).path.rstrip("/")
+
+
+def with_database(handler: Callable) -> Callable:
+    """Run a handler with a pooled connection borrowed for its thread."""
+
+    @functools.wraps(handler)
+    def run(*args, **kwargs):
+        with connection():
+            return handler(*args, **kwargs)
+
+    return run
+
+
+def resolve_operation(operation_id: str) -> Callable:
+    try:
+        return with_database(OPERATIONS[operation_id])
+    except KeyError:
+        raise ResolverError(f"no handler for operationId {operation_id!r}") from None
+
+
+def check_operations(spec: dict) -> None:
+    """Fail at start-up, not at the first request, if an operation has no handler."""
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if isinstance(operation, dict) and "operationId" in operation:
+                if operation["operationId"] not in OPERATIONS:
+                    raise ResolverError(
+                        f"no handler for operationId {operation['operationId']!r}"
+                        f" ({method.upper()} {path})"
+                    )
+
+
+def create_app(config: Config) -> connexion.FlaskApp:
+    """A ready Connexion app bound to the configured database."""
+    spec = load_spec()
+    check_operations(spec)
+    base_path = base_path_of(spec)
+    signer = TokenSigner(config)
+    models.bind(config.database_url)
+    audit.configure()
+
+    app = connexion.FlaskApp(
+        __name__,
+        security_map={"bearer": bearer_handler_class(signer)},
+        validator_map=VALIDATOR_MAP,
+        jsonifier=Jsonifier(json),
+    )
+    app.add_api(
+        spec_path(),
+        resolver=Resolver(function_resolver=resolve_operation),
+        swagger_ui_options=connexion.options.SwaggerUIOptions(swagger_ui=True),
+    )
+    app.app.extensions[EXTENSION] = Services(
+        config=config, signer=signer, room_policy=RoomPolicy.from_config(config),
+        base_path=base_path,
+    )
+    _add_probes(app)
+    routes = Routes(base_path, {path: list(item) for path, item in spec["paths"].items()})
+    probes = Routes("", {"/healthz": ["GET"], "/readyz": ["GET"]})
+    handle_exception = error_handler(
+        lambda path: routes.allowed_methods(path) or probes.allowed_methods(path)
+    )
+    for exception_class in (Exception, HTTPException, ProblemException):
+        app.add_error_handler(exception_class, handle_exception)
+    # Added in this order, they run in this order: proxies first, then the body limit, then aliases.
+    app.add_middleware(TrustedProxies, MiddlewarePosition.BEFORE_SWAGGER, proxies=config.trusted_proxies)
+    app.add_middleware(BodyLimit, MiddlewarePosition.BEFORE_SWAGGER, limit=config.max_body_bytes)
+    app.add_middleware(PathAliases, MiddlewarePosition.BEFORE_SWAGGER, routes=routes)
+    return app
+
+
+def _add_probes(app: connexion.FlaskApp) -> None:
+    def healthz():
+        return {"status": "ok"}
+
+    def readyz():
+        ping()
+        return {"status": "ok", "database": "reachable"}
+
+    app.add_url_rule("/healthz", "healthz", healthz)
+    app.add_url_rule("/readyz", "readyz", readyz)

@@ -1,0 +1,34 @@
+"""The audit log: one JSON line per event on standard error (CONTRACT §8.5)."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import sys
+
+logger = logging.getLogger("meet_external.audit")
+FIELDS = ("client_id", "user_id", "room_id", "client_address", "reason")
+
+
+def configure() -> None:
+    """Send audit lines to stderr as they are, whatever the root logger does."""
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
+def record(event: str, **fields) -> None:
+    """Log one event; only the known, secret-free fields are ever written."""
+    line = {
+        "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds"),
+        "event": event,
+    }
+    for name in FIELDS:
+        value = fields.get(name)
+        if value is not None:
+            line[name] = str(value)
+    logger.info(json.dumps(line, ensure_ascii=False))

@@ -1,0 +1,300 @@
+"""The `meet-external` command line (CONTRACT §7)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shlex
+import sys
+from typing import List, Optional
+
+import peewee
+
+import models
+from models import Application, User
+from models.applications import InvalidDomain, UnknownApplication, UnknownScope
+from models.settings import ServerSetting
+from models.users import DuplicateEmail, InvalidEmail, validated_email
+
+from .config import Config, ConfigError
+
+PROG = "meet-external"
+DEMO_EMAIL = "demo@example.com"
+DEMO_APPLICATION = "Demo application"
+
+
+class CommandError(Exception):
+    """Bad input: one line for the operator, a non-zero exit, nothing changed."""
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        config = Config.from_env()
+        models.bind(config.database_url)
+        if args.command != "serve":
+            models.create_tables()
+        return args.run(args, config) or 0
+    except (ConfigError, CommandError) as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 2
+    except (UnknownScope, InvalidDomain, InvalidEmail, DuplicateEmail, UnknownApplication) as exc:
+        print(f"{PROG}: {_describe(exc)}", file=sys.stderr)
+        return 1
+    except peewee.OperationalError as exc:
+        print(f"{PROG}: database error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 1
+
+
+def _describe(exc: Exception) -> str:
+    return {
+        InvalidDomain: "invalid domain: {}",
+        InvalidEmail: "invalid email address: {}",
+        DuplicateEmail: "a user with this email already exists: {}",
+        UnknownApplication: "no application with client_id {}",
+    }.get(type(exc), "{}").format(exc.args[0] if exc.args else exc)
+
+
+def _print_json(value) -> None:
+    print(json.dumps(value, indent=2))
+
+
+# --- serve / init-db -------------------------------------------------------
+
+
+def cmd_init_db(args, config: Config) -> None:
+    print(f"tables ready in {_safe_url(config.database_url)}")
+
+
+def cmd_serve(args, config: Config) -> None:
+    import uvicorn
+
+    models.create_tables()
+    if args.demo:
+        config = _prepare_demo(config, args.host, args.port)
+        # Worker processes re-read the environment: hand them the demo key that way.
+        os.environ["APPLICATION_JWT_SECRET_KEY"] = config.jwt_secret_key
+    config.require_secret_key()
+    uvicorn.run(
+        "meet_external.asgi:create_asgi_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        lifespan="on",  # with "auto", a failed start is swallowed and every request gets 500
+        proxy_headers=False,  # forwarded headers are honoured only from TRUSTED_PROXIES
+        server_header=False,
+        log_level="info",
+    )
+
+
+def _prepare_demo(config: Config, host: str, port: int) -> Config:
+    """Keep a signing key, seed a demo user and application, print how to call them."""
+    if not config.jwt_secret_key:
+        key = ServerSetting.get_or_set("demo_jwt_secret_key", lambda: secrets.token_urlsafe(48))
+        config = config.with_secret_key(key)
+    user = User.by_email(DEMO_EMAIL) or User.create_user(DEMO_EMAIL)
+    application = Application.get_or_none(Application.name == DEMO_APPLICATION)
+    if application is None:
+        application, secret = Application.register(
+            DEMO_APPLICATION,
+            client_id_length=config.client_id_length,
+            client_secret_length=config.client_secret_length,
+        )
+    else:
+        # Only a hash is stored, so the demo secret is renewed to be shown again.
+        secret = application.rotate_secret(config.client_secret_length)
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/external-api/v1.0"
+    body = json.dumps({
+        "client_id": application.client_id,
+        "client_secret": secret,
+        "grant_type": "client_credentials",
+        "scope": user.email,
+    })
+    print(
+        "\nDemo mode: a demo user and application are ready (not for production).\n"
+        f"  user:          {user.email}\n"
+        f"  client_id:     {application.client_id}\n"
+        f"  client_secret: {secret}\n\n"
+        "Get a token, create a room, list rooms:\n\n"
+        f"  TOKEN=$(curl -s {base}/application/token/ -H 'Content-Type: application/json' \\\n"
+        f"    -d {shlex.quote(body)} \\\n"
+        "    | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')\n"
+        f"  curl -s -X POST {base}/rooms -H \"Authorization: Bearer $TOKEN\"\n"
+        f"  curl -s {base}/rooms -H \"Authorization: Bearer $TOKEN\"\n\n"
+        f"API docs: {base}/ui/\n",
+        flush=True,
+    )
+    return config
+
+
+def _safe_url(url: str) -> str:
+    """The database URL without its password."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        credentials, host = rest.rsplit("@", 1)
+        return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
+    return url
+
+
+# --- applications ------------------------------------------------------------
+
+
+def cmd_applications_create(args, config: Config) -> None:
+    application, secret = Application.register(
+        args.name,
+        scopes=args.scope or (),
+        domains=args.domain or (),
+        client_id_length=config.client_id_length,
+        client_secret_length=config.client_secret_length,
+    )
+    if args.json:
+        _print_json({"client_id": application.client_id, "client_secret": secret,
+                     **_without(application.as_public_dict(), "client_id")})
+        return
+    print(f"client_id:     {application.client_id}")
+    print(f"client_secret: {secret}")
+    print("The secret is shown this once; only its hash is stored.")
+
+
+def _without(mapping: dict, key: str) -> dict:
+    return {k: v for k, v in mapping.items() if k != key}
+
+
+def cmd_applications_list(args, config: Config) -> None:
+    rows = [app.as_public_dict() for app in Application.select().order_by(Application.created_at)]
+    if args.json:
+        _print_json(rows)
+        return
+    for row in rows:
+        state = "active" if row["active"] else "inactive"
+        domains = ",".join(row["domains"]) or "-"
+        print(f"{row['client_id']}  {state:8}  {' '.join(row['scopes'])}  domains={domains}  {row['name']}")
+
+
+def cmd_applications_set_active(args, config: Config) -> None:
+    Application.by_client_id(args.client_id).set_active(args.active)
+    print(f"{args.client_id} {'activated' if args.active else 'deactivated'}")
+
+
+def cmd_applications_rotate_secret(args, config: Config) -> None:
+    application = Application.by_client_id(args.client_id)
+    secret = application.rotate_secret(config.client_secret_length)
+    if args.json:
+        _print_json({"client_id": application.client_id, "client_secret": secret})
+    else:
+        print(f"client_secret: {secret}")
+        print("The old secret no longer works; the new one is shown this once.")
+
+
+def cmd_applications_domain(args, config: Config) -> None:
+    application = Application.by_client_id(args.client_id)
+    if args.add:
+        application.add_domain(args.domain)
+    else:
+        application.remove_domain(args.domain)
+    print(f"{args.client_id} domains: {', '.join(application.domain_list) or '(any)'}")
+
+
+# --- users -------------------------------------------------------------------
+
+
+def cmd_users_create(args, config: Config) -> None:
+    user = User.create_user(args.email, active=not args.inactive)
+    if args.json:
+        _print_json(_user_dict(user))
+    else:
+        print(f"{user.id}  {user.email}")
+
+
+def _user_dict(user: User) -> dict:
+    return {"id": str(user.id), "email": user.email, "active": user.is_active}
+
+
+def cmd_users_list(args, config: Config) -> None:
+    users = [_user_dict(u) for u in User.select().order_by(User.created_at)]
+    if args.json:
+        _print_json(users)
+        return
+    for user in users:
+        print(f"{user['id']}  {'active' if user['active'] else 'inactive':8}  {user['email']}")
+
+
+def cmd_users_set_active(args, config: Config) -> None:
+    user = User.by_email(validated_email(args.email))
+    if user is None:
+        raise CommandError(f"no user with email {args.email}")
+    user.is_active = args.active
+    user.save()
+    print(f"{user.email} {'activated' if args.active else 'deactivated'}")
+
+
+# --- parser --------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description="Meet External API server.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="create missing tables and serve the API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=_positive_int, default=1)
+    serve.add_argument("--demo", action="store_true",
+                       help="seed a demo user and application and print a ready curl")
+    serve.set_defaults(run=cmd_serve)
+
+    commands.add_parser("init-db", help="create missing tables").set_defaults(run=cmd_init_db)
+
+    apps = commands.add_parser("applications", help="manage client applications")
+    app_commands = apps.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = app_commands.add_parser("create", help="register an application")
+    create.add_argument("--name", required=True)
+    create.add_argument("--scope", action="append", help="repeatable; default: all three")
+    create.add_argument("--domain", action="append", help="repeatable; default: any domain")
+    create.add_argument("--json", action="store_true")
+    create.set_defaults(run=cmd_applications_create)
+    listing = app_commands.add_parser("list", help="list applications (never their secrets)")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(run=cmd_applications_list)
+    for action, active in (("activate", True), ("deactivate", False)):
+        sub = app_commands.add_parser(action)
+        sub.add_argument("client_id", metavar="CLIENT_ID")
+        sub.set_defaults(run=cmd_applications_set_active, active=active)
+    rotate = app_commands.add_parser("rotate-secret", help="issue a new secret; the old one stops working")
+    rotate.add_argument("client_id", metavar="CLIENT_ID")
+    rotate.add_argument("--json", action="store_true")
+    rotate.set_defaults(run=cmd_applications_rotate_secret)
+    for action, add in (("add-domain", True), ("remove-domain", False)):
+        sub = app_commands.add_parser(action)
+        sub.add_argument("client_id", metavar="CLIENT_ID")
+        sub.add_argument("domain", metavar="DOMAIN")
+        sub.set_defaults(run=cmd_applications_domain, add=add)
+
+    users = commands.add_parser("users", help="manage users")
+    user_commands = users.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create_user = user_commands.add_parser("create")
+    create_user.add_argument("--email", required=True)
+    create_user.add_argument("--inactive", action="store_true")
+    create_user.add_argument("--json", action="store_true")
+    create_user.set_defaults(run=cmd_users_create)
+    list_users = user_commands.add_parser("list")
+    list_users.add_argument("--json", action="store_true")
+    list_users.set_defaults(run=cmd_users_list)
+    for action, active in (("activate", True), ("deactivate", False)):
+        sub = user_commands.add_parser(action)
+        sub.add_argument("email", metavar="EMAIL")
+        sub.set_defaults(run=cmd_users_set_active, active=active)
+    return parser
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value!r}")
+    return number

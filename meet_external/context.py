@@ -1,0 +1,42 @@
+"""What a handler may ask about the running app and the current request."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import flask
+
+from models.rooms import RoomPolicy
+
+from .config import Config
+from .pagination import page_links  # noqa: F401 - re-exported for handlers
+from .tokens import TokenSigner
+
+EXTENSION = "meet_external"
+
+
+@dataclasses.dataclass(frozen=True)
+class Services:
+    """Built once per process by the app factory from the configuration."""
+
+    config: Config
+    signer: TokenSigner
+    room_policy: RoomPolicy
+    base_path: str
+
+
+def services() -> Services:
+    return flask.current_app.extensions[EXTENSION]
+
+
+def request_url() -> str:
+    """This request's absolute URL without its query string."""
+    return flask.request.base_url
+
+
+def room_url(room_id) -> str:
+    return f"{flask.request.host_url.rstrip('/')}{services().base_path}/rooms/{room_id}"
+
+
+def client_address() -> str:
+    return flask.request.remote_addr

@@ -1,0 +1,118 @@
+"""One error path: every exception becomes one of the JSON bodies of CONTRACT §2."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Callable, Dict, Iterable, List, Mapping, Optional
+
+from connexion.exceptions import ProblemException
+from connexion.lifecycle import ConnexionResponse
+from starlette.exceptions import HTTPException
+
+from models import NotFound
+from models.db import DatabaseUnavailable
+from models.rooms import RoomAllocationFailed
+
+logger = logging.getLogger("meet_external.errors")
+
+TOKEN_PATH_SUFFIXES = ("/application/token/", "/application/token")
+GENERIC_MESSAGES = {
+    400: "Bad request.",
+    401: "Authentication credentials were not provided.",
+    403: "You do not have permission to perform this action.",
+    404: "Not found.",
+    405: "Method not allowed.",
+    406: "Not acceptable.",
+    409: "Conflict.",
+    413: "Request body too large.",
+    415: "Unsupported media type.",
+    422: "Unprocessable request.",
+    429: "Too many requests.",
+    500: "Internal server error.",
+    503: "Service temporarily unavailable.",
+}
+
+
+class ApiError(Exception):
+    """A client-visible failure: status, one-line message, optional headers and field errors."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        headers: Optional[Mapping[str, str]] = None,
+        errors: Optional[Dict[str, List[str]]] = None,
+    ):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = dict(headers or {})
+        self.errors = errors
+
+
+def bad_request(message: str, field: Optional[str] = None, field_message: Optional[str] = None):
+    errors = {field: [field_message or message]} if field else None
+    return ApiError(400, message, errors=errors)
+
+
+def as_api_error(exc: Exception) -> ApiError:
+    """Map any exception to the ApiError the client sees."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, NotFound):
+        return ApiError(404, "Not found.")
+    if isinstance(exc, DatabaseUnavailable):
+        logger.error("database unavailable: %s", exc)
+        return ApiError(503, "Service temporarily unavailable: the database cannot be reached.",
+                        headers={"Retry-After": "5"})
+    if isinstance(exc, RoomAllocationFailed):
+        return ApiError(503, "Could not allocate a unique room slug or PIN; try again.",
+                        headers={"Retry-After": "1"})
+    if isinstance(exc, ProblemException):
+        # Connexion's own problems (routing, media type): keep the status, not the prose.
+        return ApiError(exc.status, GENERIC_MESSAGES.get(exc.status, "Error."),
+                        headers=dict(exc.headers or {}))
+    if isinstance(exc, HTTPException):
+        return ApiError(exc.status_code, GENERIC_MESSAGES.get(exc.status_code, "Error."),
+                        headers=dict(exc.headers or {}))
+    logger.error("unhandled error", exc_info=exc)
+    return ApiError(500, GENERIC_MESSAGES[500])
+
+
+def error_body(path: str, error: ApiError) -> dict:
+    """The token endpoint speaks OAuth (`error`); every other route speaks `detail`."""
+    if path.endswith(TOKEN_PATH_SUFFIXES):
+        return {"error": error.message}
+    body = {"detail": error.message}
+    if error.errors:
+        body["errors"] = error.errors
+    return body
+
+
+def json_error_response(path: str, exc: Exception) -> ConnexionResponse:
+    error = as_api_error(exc)
+    return ConnexionResponse(
+        status_code=error.status,
+        mimetype="application/json",
+        content_type="application/json",
+        body=json.dumps(error_body(path, error)).encode(),
+        headers=error.headers,
+    )
+
+
+def error_handler(allowed_methods: Callable[[str], Iterable[str]]) -> Callable:
+    """The Connexion error handler: one mapping for every status and exception.
+
+    Starlette's 405 lists only the first matching route's methods; the
+    `Allow` header is recomputed from the file's paths.
+    """
+
+    def handle_exception(request, exc: Exception) -> ConnexionResponse:
+        path = request.url.path
+        error = as_api_error(exc)
+        if error.status == 405:
+            error.headers["Allow"] = ", ".join(allowed_methods(path))
+        return json_error_response(path, error)
+
+    return handle_exception

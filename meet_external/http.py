@@ -1,0 +1,176 @@
+"""ASGI middleware around Connexion: path aliases, body limit, trusted proxies (CONTRACT §1, §2, §6)."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Dict, Iterable, List, Optional, Pattern, Tuple
+
+import anyio
+from starlette.datastructures import Headers, MutableHeaders
+
+from .errors import ApiError
+
+# A rejected body is read and thrown away up to this much, so the client sees
+# the 413 instead of a connection reset; past it, the connection is dropped.
+DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
+DRAIN_SECONDS = 5
+
+
+def _template_pattern(template: str) -> Pattern:
+    parts = re.split(r"(\{[^}/]+\})", template)
+    regex = "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts)
+    return re.compile(f"^{regex}$")
+
+
+class Routes:
+    """The file's paths under the base path, and the methods each one answers."""
+
+    def __init__(self, base_path: str, paths: Dict[str, Iterable[str]]):
+        self.base_path = base_path.rstrip("/")
+        self.methods: List[Tuple[Pattern, Tuple[str, ...]]] = [
+            (_template_pattern(self.base_path + path), _with_head(methods))
+            for path, methods in paths.items()
+        ]
+
+    def _methods(self, path: str) -> Tuple[str, ...]:
+        for pattern, methods in self.methods:
+            if pattern.match(path):
+                return methods
+        return ()
+
+    def canonical(self, path: str) -> Optional[str]:
+        """The file's spelling of a path that differs only by its trailing slash."""
+        if not path.startswith(self.base_path + "/") or self._methods(path):
+            return None
+        alias = path[:-1] if path.endswith("/") else path + "/"
+        return alias if self._methods(alias) else None
+
+    def allowed_methods(self, path: str) -> Tuple[str, ...]:
+        """The methods a path answers, under either spelling."""
+        return self._methods(path) or self._methods(self.canonical(path) or "")
+
+
+def _with_head(methods: Iterable[str]) -> Tuple[str, ...]:
+    upper = {m.upper() for m in methods}
+    if "GET" in upper:
+        upper.add("HEAD")
+    return tuple(sorted(upper))
+
+
+class PathAliases:
+    """Serves each spec path with and without its trailing slash, without a redirect.
+
+    The file says `/application/token/` and `/rooms`; the reference's clients
+    use slashes, generated clients do not. The request is rewritten to the
+    spelling the file uses, before Connexion routes it.
+    """
+
+    def __init__(self, app, routes: Routes):
+        self.app = app
+        self.routes = routes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            alias = self.routes.canonical(scope["path"])
+            if alias is not None:
+                scope = dict(scope, path=alias, raw_path=alias.encode())
+        await self.app(scope, receive, send)
+
+
+class BodyLimit:
+    """Refuses request bodies over `limit` bytes with 413, whether announced or streamed."""
+
+    def __init__(self, app, limit: int):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = Headers(scope=scope).get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            await self._drain(receive)
+            raise ApiError(413, f"Request body too large (limit {self.limit} bytes).",
+                           headers={"Connection": "close"})
+        received = 0
+
+        async def limited_receive():
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                if message.get("more_body"):
+                    await self._drain(receive)
+                raise ApiError(413, f"Request body too large (limit {self.limit} bytes).",
+                               headers={"Connection": "close"})
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+    @staticmethod
+    async def _drain(receive) -> None:
+        drained = 0
+        with anyio.move_on_after(DRAIN_SECONDS):
+            while drained < DRAIN_LIMIT_BYTES:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return
+                drained += len(message.get("body", b""))
+                if not message.get("more_body"):
+                    return
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _is_trusted(host: Optional[str], proxies: Tuple[Network, ...]) -> bool:
+    if not host:
+        return False
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(address in network for network in proxies)
+
+
+def client_from_forwarded_for(header: str, proxies: Tuple[Network, ...]) -> Optional[str]:
+    """The right-most address in X-Forwarded-For that is not one of our proxies."""
+    hops = [hop.strip() for hop in header.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _is_trusted(hop, proxies):
+            return hop
+    return hops[0] if hops else None
+
+
+class TrustedProxies:
+    """Honours X-Forwarded-For/-Proto/-Host only when the peer is a configured proxy."""
+
+    def __init__(self, app, proxies: Tuple[Network, ...]):
+        self.app = app
+        self.proxies = proxies
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and self.proxies:
+            peer = (scope.get("client") or (None, None))[0]
+            if _is_trusted(peer, self.proxies):
+                scope = self._forwarded(scope)
+        await self.app(scope, receive, send)
+
+    def _forwarded(self, scope):
+        headers = Headers(scope=scope)
+        scope = dict(scope)
+        forwarded_for = headers.get("x-forwarded-for")
+        if forwarded_for:
+            client = client_from_forwarded_for(forwarded_for, self.proxies)
+            if client:
+                scope["client"] = (client, 0)
+        proto = (headers.get("x-forwarded-proto") or "").split(",")[0].strip().lower()
+        if proto in ("http", "https"):
+            scope["scheme"] = proto
+        host = (headers.get("x-forwarded-host") or "").split(",")[0].strip()
+        if host:
+            scope["headers"] = list(scope["headers"])
+            MutableHeaders(scope=scope)["host"] = host
+        return scope

@@ -1,0 +1,77 @@
+"""What an access token holds, how it is signed, and how it is checked (CONTRACT §3, §4)."""
+
+from __future__ import annotations
+
+import time
+from typing import Optional, Tuple
+
+import jwt
+
+from .config import Config
+from .errors import ApiError
+
+INVALID_TOKEN = "Invalid token."
+
+
+def unauthorized(message: str, error: Optional[str] = "invalid_token") -> ApiError:
+    challenge = f'Bearer error="{error}"' if error else "Bearer"
+    return ApiError(401, message, headers={"WWW-Authenticate": challenge})
+
+
+class TokenSigner:
+    """Mints and verifies the delegated-access JWTs, with the reference's exact claims."""
+
+    def __init__(self, config: Config):
+        config.require_secret_key()
+        self.algorithm = config.jwt_algorithm
+        self.issuer = config.jwt_issuer
+        self.audience = config.jwt_audience
+        self.lifetime = config.jwt_expiration_seconds
+        self.signing_key = config.jwt_secret_key
+        # Previous keys still verify until their tokens expire; nothing new is signed with them.
+        self.verification_keys: Tuple[str, ...] = (
+            config.jwt_secret_key,
+            *config.jwt_previous_secret_keys,
+        )
+
+    def mint(self, client_id: str, user_id: str, scopes: str) -> str:
+        now = int(time.time())
+        claims = {"iss": self.issuer}
+        if self.audience:
+            claims["aud"] = self.audience
+        claims.update(
+            iat=now,
+            exp=now + self.lifetime,
+            client_id=client_id,
+            scope=scopes,
+            user_id=user_id,
+            delegated=True,
+        )
+        return jwt.encode(claims, self.signing_key, algorithm=self.algorithm)
+
+    def verify(self, token: str) -> dict:
+        """The claims of a valid delegated token; ApiError 401 with the contract's message otherwise."""
+        for key in self.verification_keys:
+            try:
+                claims = jwt.decode(
+                    token,
+                    key,
+                    algorithms=[self.algorithm],
+                    issuer=self.issuer,
+                    audience=self.audience,
+                    options={"require": ["exp"]},
+                )
+                break
+            except jwt.InvalidSignatureError:
+                continue
+            except jwt.ExpiredSignatureError:
+                raise unauthorized("Token expired.") from None
+            except jwt.InvalidTokenError:
+                raise unauthorized(INVALID_TOKEN) from None
+        else:
+            raise unauthorized(INVALID_TOKEN)
+        if not claims.get("user_id") or not claims.get("client_id"):
+            raise unauthorized("Invalid token claims.")
+        if claims.get("delegated") is not True:
+            raise unauthorized("Invalid token type.")
+        return claims

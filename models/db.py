@@ -1,0 +1,108 @@
+"""The database handle: one proxy, bound once from DATABASE_URL at start-up."""
+
+from __future__ import annotations
+
+import contextlib
+import urllib.parse
+
+import peewee
+from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
+
+database = peewee.DatabaseProxy()
+
+# Connections are handed between a2wsgi's and anyio's worker threads, so the
+# pool (not one thread) owns them; a waiting request gives up after this long.
+POOL_WAIT_SECONDS = 10
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "busy_timeout": 10000,
+    "foreign_keys": 1,
+    "synchronous": "normal",
+}
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached; the request can be retried later."""
+
+
+def make_database(url: str) -> peewee.Database:
+    """A pooled database for a `sqlite:///path` or `postgresql://...` URL."""
+    parsed = urllib.parse.urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = url[len("sqlite:///"):] or ":memory:"
+        return PooledSqliteDatabase(
+            path,
+            pragmas=SQLITE_PRAGMAS,
+            check_same_thread=False,
+            max_connections=32,
+            timeout=POOL_WAIT_SECONDS,
+        )
+    return PooledPostgresqlDatabase(
+        urllib.parse.unquote(parsed.path.lstrip("/")) or "postgres",
+        user=urllib.parse.unquote(parsed.username or "") or None,
+        password=urllib.parse.unquote(parsed.password or "") or None,
+        host=parsed.hostname,
+        port=parsed.port,
+        max_connections=32,
+        stale_timeout=300,
+        timeout=POOL_WAIT_SECONDS,
+        connect_timeout=5,
+        **dict(urllib.parse.parse_qsl(parsed.query)),
+    )
+
+
+def bind(url: str) -> peewee.Database:
+    db = make_database(url)
+    database.initialize(db)
+    return db
+
+
+def is_sqlite() -> bool:
+    return isinstance(database.obj, peewee.SqliteDatabase)
+
+
+def write_transaction():
+    """A transaction that takes SQLite's write lock up front.
+
+    With several processes on one SQLite file, a deferred transaction that
+    upgrades to a writer can fail with SQLITE_BUSY without waiting; starting
+    IMMEDIATE makes the busy timeout apply.
+    """
+    if is_sqlite():
+        return database.atomic("IMMEDIATE")
+    return database.atomic()
+
+
+@contextlib.contextmanager
+def connection():
+    """Borrow a pooled connection for the current thread, mapping outages."""
+    try:
+        database.connect(reuse_if_open=True)
+    except (peewee.OperationalError, peewee.InterfaceError) as exc:
+        raise DatabaseUnavailable(str(exc)) from exc
+    try:
+        yield
+    except (peewee.OperationalError, peewee.InterfaceError) as exc:
+        if not _is_lock_timeout(exc):
+            _discard_connection()
+        raise DatabaseUnavailable(str(exc)) from exc
+    finally:
+        if not database.is_closed():
+            database.close()
+
+
+def _is_lock_timeout(exc: Exception) -> bool:
+    return "locked" in str(exc)
+
+
+def _discard_connection() -> None:
+    """Drop a connection that failed so the pool does not hand it out again."""
+    try:
+        database.manual_close()
+    except Exception:  # the connection is already broken; nothing to save
+        pass
+
+
+def ping() -> None:
+    with connection():
+        database.execute_sql("SELECT 1")

@@ -1,0 +1,160 @@
+"""Rooms, who may see them, and how they are made."""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import string
+import uuid
+from typing import List, Optional, Tuple
+
+import peewee
+
+from .base import BaseModel, NotFound, utcnow
+from .db import write_transaction
+from .users import User
+
+ROLES = ("owner", "administrator", "member")
+SLUG_GROUPS = (3, 4, 3)
+# Collisions are rare (26^10 slugs); a few retries absorb them, and running
+# out means the PIN space is nearly full, which the caller reports as 503.
+CREATE_ATTEMPTS = 8
+
+
+class RoomAllocationFailed(Exception):
+    """No free slug or PIN was found; nothing was stored."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RoomPolicy:
+    """The settings that shape a room and its public body."""
+
+    base_url: Optional[str] = None
+    telephony_enabled: bool = False
+    pin_length: int = 10
+    phone_number: Optional[str] = None
+    default_country: str = "US"
+
+    @classmethod
+    def from_config(cls, config) -> "RoomPolicy":
+        return cls(
+            base_url=config.base_url,
+            telephony_enabled=config.telephony_enabled,
+            pin_length=config.telephony_pin_length,
+            phone_number=config.telephony_phone_number,
+            default_country=config.telephony_default_country,
+        )
+
+
+def new_slug() -> str:
+    """Three groups of lowercase letters, `xxx-xxxx-xxx`."""
+    return "-".join(
+        "".join(secrets.choice(string.ascii_lowercase) for _ in range(size))
+        for size in SLUG_GROUPS
+    )
+
+
+def new_pin(length: int) -> str:
+    return "".join(secrets.choice(string.digits) for _ in range(length))
+
+
+class Room(BaseModel):
+    slug = peewee.CharField(max_length=32, unique=True)
+    access_level = peewee.CharField(max_length=16, default="trusted")
+    pin_code = peewee.CharField(max_length=32, unique=True, null=True)
+
+    class Meta:
+        table_name = "meet_rooms"
+
+    def as_body(self, policy: RoomPolicy) -> dict:
+        body = {"id": str(self.id), "slug": self.slug, "access_level": self.access_level}
+        if policy.base_url:
+            body["url"] = f"{policy.base_url}/{self.slug}"
+        if policy.telephony_enabled:
+            telephony = {"enabled": True}
+            if self.pin_code:
+                telephony["pin_code"] = self.pin_code
+            if policy.phone_number:
+                telephony["phone_number"] = policy.phone_number
+            telephony["default_country"] = policy.default_country
+            body["telephony"] = telephony
+        return body
+
+    @classmethod
+    def visible_to(cls, user_id, room_id: str) -> "Room":
+        """The room if the user has any access to it; NotFound otherwise, whatever the reason."""
+        try:
+            room_uuid = uuid.UUID(room_id)
+        except (ValueError, AttributeError, TypeError):
+            raise NotFound(room_id) from None
+        room = (
+            cls.select()
+            .join(RoomAccess)
+            .where((cls.id == room_uuid) & (RoomAccess.user == user_id))
+            .first()
+        )
+        if room is None:
+            raise NotFound(room_id)
+        return room
+
+    @classmethod
+    def create_for(cls, user_id, client_id: str, policy: RoomPolicy) -> "Room":
+        """A trusted room owned by the user, with its audit record, all or nothing."""
+        for _ in range(CREATE_ATTEMPTS):
+            try:
+                with write_transaction():
+                    room = cls.create(
+                        slug=new_slug(),
+                        pin_code=new_pin(policy.pin_length) if policy.telephony_enabled else None,
+                    )
+                    RoomAccess.create(
+                        room=room, user=user_id, role="owner", room_created_at=room.created_at
+                    )
+                    RoomCreation.create(room=room, user=user_id, client_id=client_id)
+                return room
+            except peewee.IntegrityError:
+                continue
+        raise RoomAllocationFailed()
+
+
+class RoomAccess(BaseModel):
+    room = peewee.ForeignKeyField(Room, backref="accesses", on_delete="CASCADE")
+    user = peewee.ForeignKeyField(User, backref="room_accesses", on_delete="CASCADE")
+    role = peewee.CharField(max_length=16, choices=[(r, r) for r in ROLES])
+    # The room's creation time, copied so a user's page is read from one index.
+    room_created_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "meet_room_accesses"
+        indexes = (
+            (("user", "room"), True),
+            (("user", "room_created_at", "room"), False),
+        )
+
+
+class RoomCreation(BaseModel):
+    """The audit record of a room made through the API: which application, for whom."""
+
+    room = peewee.ForeignKeyField(Room, unique=True, on_delete="CASCADE")
+    user = peewee.ForeignKeyField(User, on_delete="CASCADE")
+    client_id = peewee.CharField(max_length=255)
+
+    class Meta:
+        table_name = "meet_room_creations"
+
+
+def rooms_page(user_id, page: int, page_size: int) -> Tuple[int, List[Room]]:
+    """The user's total room count and one page of rooms, newest first."""
+    count = RoomAccess.select().where(RoomAccess.user == user_id).count()
+    offset = (page - 1) * page_size
+    if offset >= count:
+        return count, []
+    rooms = list(
+        Room.select(Room.id, Room.slug, Room.access_level, Room.pin_code)
+        .join(RoomAccess)
+        .where(RoomAccess.user == user_id)
+        .order_by(RoomAccess.room_created_at.desc(), RoomAccess.room.desc())
+        .offset(offset)
+        .limit(page_size)
+    )
+    return count, rooms
