@@ -27,7 +27,7 @@ from . import audit
 from .config import Config
 from .context import EXTENSION, Services
 from .errors import error_handler
-from .http import BodyLimit, PathAliases, Routes, TrustedProxies
+from .http import BodyLimit, PathAliases, Routes, TrustedProxies, VerbatimFile
 from .security import bearer_handler_class
 from .tokens import TokenSigner
 from .validation import VALIDATOR_MAP
@@ -45,9 +45,10 @@ def spec_path() -> pathlib.Path:
     return pathlib.Path(str(importlib.resources.files("meet_external") / "openapi.yaml"))
 
 
-def load_spec() -> dict:
-    with open(spec_path(), "rb") as fh:
-        return yaml.safe_load(fh)
+def load_spec() -> tuple:
+    """The file's bytes and its parsed form."""
+    raw = spec_path().read_bytes()
+    return raw, yaml.safe_load(raw)
 
 
 def base_path_of(spec: dict) -> str:
@@ -86,7 +87,7 @@ def check_operations(spec: dict) -> None:
 
 def create_app(config: Config) -> connexion.FlaskApp:
     """A ready Connexion app bound to the configured database."""
-    spec = load_spec()
+    raw_spec, spec = load_spec()
     check_operations(spec)
     base_path = base_path_of(spec)
     signer = TokenSigner(config)
@@ -120,6 +121,11 @@ def create_app(config: Config) -> connexion.FlaskApp:
     app.add_middleware(TrustedProxies, MiddlewarePosition.BEFORE_SWAGGER, proxies=config.trusted_proxies)
     app.add_middleware(BodyLimit, MiddlewarePosition.BEFORE_SWAGGER, limit=config.max_body_bytes)
     app.add_middleware(PathAliases, MiddlewarePosition.BEFORE_SWAGGER, routes=routes)
+    # Connexion serves openapi.json and .yaml re-rendered with $refs inlined; the
+    # .yaml is replaced by the file itself, byte for byte.
+    app.add_middleware(VerbatimFile, MiddlewarePosition.BEFORE_SWAGGER,
+                       path=f"{base_path}/openapi.yaml", content=raw_spec,
+                       media_type="application/yaml")
     return app
 
 

@@ -174,3 +174,24 @@ class TrustedProxies:
             scope["headers"] = list(scope["headers"])
             MutableHeaders(scope=scope)["host"] = host
         return scope
+
+
+class VerbatimFile:
+    """Answers GET on one path with fixed bytes: the API file exactly as its users got it."""
+
+    def __init__(self, app, path: str, content: bytes, media_type: str):
+        self.app = app
+        self.path = path
+        self.content = content
+        self.headers = [
+            (b"content-type", media_type.encode()),
+            (b"content-length", str(len(content)).encode()),
+        ]
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"] != self.path or scope["method"] not in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": self.headers})
+        body = self.content if scope["method"] == "GET" else b""
+        await send({"type": "http.response.body", "body": body})

@@ -52,7 +52,11 @@ def make_database(url: str) -> peewee.Database:
 
 
 def bind(url: str) -> peewee.Database:
+    """Point the models at `url`; binding the same URL again keeps the existing pool."""
+    if database.obj is not None and getattr(database.obj, "meet_url", None) == url:
+        return database.obj
     db = make_database(url)
+    db.meet_url = url
     database.initialize(db)
     return db
 

@@ -1,0 +1,159 @@
+"""Shared fixtures: a real database (SQLite, or PostgreSQL with MEET_TEST_DATABASE=postgresql),
+the real app through Connexion's test client, and small factories."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+import uuid
+
+import jwt
+import pytest
+
+import models
+from meet_external.app import create_app
+from meet_external.config import Config
+from models import Application, User
+
+from .support import postgres
+
+API = "/external-api/v1.0"
+TOKEN_URL = f"{API}/application/token/"
+ROOMS_URL = f"{API}/rooms"
+SECRET_KEY = "test-signing-key-that-is-long-enough-for-hs512-0123456789abcdef"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    """A fresh database for this run: a SQLite file, or a new PostgreSQL database."""
+    if os.environ.get("MEET_TEST_DATABASE", "sqlite") == "postgresql":
+        with postgres.fresh_database() as url:
+            yield url
+        return
+    yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'meet.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def base_config(database_url) -> Config:
+    return Config(database_url=database_url, jwt_secret_key=SECRET_KEY)
+
+
+@pytest.fixture(autouse=True)
+def clean_database(base_config):
+    """Every test starts from empty tables."""
+    models.bind(base_config.database_url)
+    models.create_tables()
+    with models.database.connection_context():
+        for model in reversed(models.ALL_MODELS):
+            model.delete().execute()
+    yield
+
+
+@pytest.fixture
+def config(base_config) -> Config:
+    return base_config
+
+
+@pytest.fixture
+def make_client(base_config):
+    """A test client for an app built with some settings changed."""
+
+    def build(**overrides):
+        app = create_app(dataclasses.replace(base_config, **overrides))
+        return app.test_client()
+
+    return build
+
+
+@pytest.fixture
+def client(make_client):
+    with make_client() as test_client:
+        yield test_client
+
+
+# --- factories -------------------------------------------------------------
+
+
+@pytest.fixture
+def make_user():
+    def build(email: str | None = None, active: bool = True) -> User:
+        with models.database.connection_context():
+            return User.create_user(email or f"user-{uuid.uuid4().hex[:8]}@example.com", active=active)
+
+    return build
+
+
+@dataclasses.dataclass
+class Credentials:
+    application: Application
+    client_id: str
+    client_secret: str
+
+    def token_request(self, email: str, **changes) -> dict:
+        body = {
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "grant_type": "client_credentials",
+            "scope": email,
+        }
+        body.update(changes)
+        return body
+
+
+@pytest.fixture
+def make_application():
+    def build(scopes=(), domains=(), active: bool = True, name: str = "Test app") -> Credentials:
+        with models.database.connection_context():
+            application, secret = Application.register(name, scopes=scopes, domains=domains)
+            if not active:
+                application.set_active(False)
+        return Credentials(application, application.client_id, secret)
+
+    return build
+
+
+@pytest.fixture
+def user(make_user) -> User:
+    return make_user("alice@example.com")
+
+
+@pytest.fixture
+def credentials(make_application) -> Credentials:
+    return make_application()
+
+
+@pytest.fixture
+def token(client, credentials, user) -> str:
+    response = client.post(TOKEN_URL, json=credentials.token_request(user.email))
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+@pytest.fixture
+def auth(token) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def mint():
+    """Sign arbitrary claims: the default ones are those of a valid token."""
+
+    def build(user: User, client_id: str, key: str = SECRET_KEY, algorithm: str = "HS256",
+              drop=(), **claims) -> str:
+        now = int(time.time())
+        payload = {
+            "iss": "lasuite-meet",
+            "iat": now,
+            "exp": now + 600,
+            "client_id": client_id,
+            "scope": "rooms:list rooms:retrieve rooms:create",
+            "user_id": str(user.id),
+            "delegated": True,
+        }
+        payload.update(claims)
+        for name in drop:
+            payload.pop(name, None)
+        return jwt.encode(payload, key, algorithm=algorithm)
+
+    return build
