@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import functools
-import json
 import importlib.resources
+import json
 import pathlib
 import urllib.parse
 from typing import Callable, Dict

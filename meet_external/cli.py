@@ -8,7 +8,8 @@ import os
 import secrets
 import shlex
 import sys
-from typing import List, Optional
+import urllib.parse
+from typing import List
 
 import peewee
 
@@ -29,7 +30,7 @@ class CommandError(Exception):
     """Bad input: one line for the operator, a non-zero exit, nothing changed."""
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: List[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         config = Config.from_env()
@@ -37,23 +38,29 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.command != "serve":
             models.create_tables()
         return args.run(args, config) or 0
-    except (ConfigError, CommandError) as exc:
+    except ConfigError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
+    except CommandError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 1
     except (UnknownScope, InvalidDomain, InvalidEmail, DuplicateEmail, UnknownApplication) as exc:
         print(f"{PROG}: {_describe(exc)}", file=sys.stderr)
         return 1
-    except peewee.OperationalError as exc:
-        print(f"{PROG}: database error: {str(exc).splitlines()[0]}", file=sys.stderr)
+    except (peewee.DatabaseError, peewee.InterfaceError) as exc:
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        print(f"{PROG}: database error: {first_line}", file=sys.stderr)
         return 1
 
 
 def _describe(exc: Exception) -> str:
+    # The value is quoted (repr) so that a newline or control character in it
+    # cannot break the one-line message.
     return {
-        InvalidDomain: "invalid domain: {}",
-        InvalidEmail: "invalid email address: {}",
-        DuplicateEmail: "a user with this email already exists: {}",
-        UnknownApplication: "no application with client_id {}",
+        InvalidDomain: "invalid domain: {!r}",
+        InvalidEmail: "invalid email address: {!r}",
+        DuplicateEmail: "a user with this email already exists: {!r}",
+        UnknownApplication: "no application with client_id {!r}",
     }.get(type(exc), "{}").format(exc.args[0] if exc.args else exc)
 
 
@@ -71,6 +78,8 @@ def cmd_init_db(args, config: Config) -> None:
 def cmd_serve(args, config: Config) -> None:
     import uvicorn
 
+    if not args.demo:
+        config.require_secret_key()  # refuse before touching the database
     models.create_tables()
     if args.demo:
         config = _prepare_demo(config, args.host, args.port)
@@ -106,7 +115,10 @@ def _prepare_demo(config: Config, host: str, port: int) -> Config:
     else:
         # Only a hash is stored, so the demo secret is renewed to be shown again.
         secret = application.rotate_secret(config.client_secret_length)
-    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/external-api/v1.0"
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    if ":" in shown_host:  # an IPv6 address goes in brackets in a URL
+        shown_host = f"[{shown_host}]"
+    base = f"http://{shown_host}:{port}/external-api/v1.0"
     body = json.dumps({
         "client_id": application.client_id,
         "client_secret": secret,
@@ -131,18 +143,26 @@ def _prepare_demo(config: Config, host: str, port: int) -> Config:
 
 
 def _safe_url(url: str) -> str:
-    """The database URL without its password."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        credentials, host = rest.rsplit("@", 1)
-        return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
-    return url
+    """The database URL without its password (a SQLite path is shown as it is)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "sqlite" or parts.password is None:
+        return url
+    user_and_host = parts.netloc.rsplit("@", 1)
+    user = user_and_host[0].split(":", 1)[0]
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{user_and_host[1]}"))
 
 
 # --- applications ------------------------------------------------------------
 
 
+MAX_NAME_LENGTH = 255  # the width of Application.name
+
+
 def cmd_applications_create(args, config: Config) -> None:
+    if not args.name.strip() or not args.name.isprintable() or len(args.name) > MAX_NAME_LENGTH:
+        raise CommandError(
+            f"--name must be 1 to {MAX_NAME_LENGTH} printable characters, got {args.name!r}"
+        )
     application, secret = Application.register(
         args.name,
         scopes=args.scope or (),
@@ -225,7 +245,7 @@ def cmd_users_list(args, config: Config) -> None:
 def cmd_users_set_active(args, config: Config) -> None:
     user = User.by_email(validated_email(args.email))
     if user is None:
-        raise CommandError(f"no user with email {args.email}")
+        raise CommandError(f"no user with email {args.email!r}")
     user.is_active = args.active
     user.save()
     print(f"{user.email} {'activated' if args.active else 'deactivated'}")

@@ -6,10 +6,15 @@ import dataclasses
 import ipaddress
 import os
 import re
-from typing import Mapping, Optional, Tuple
+import urllib.parse
+from typing import Mapping, Tuple
 
 JWT_ALGORITHMS = ("HS256", "HS384", "HS512")
 DEFAULT_DATABASE_URL = "sqlite:///meet_external.sqlite3"
+# The widest values the database columns hold (Application.client_id, Room.pin_code):
+# a longer setting would make every insert fail on PostgreSQL (SQLite does not check).
+MAX_CLIENT_ID_LENGTH = 255
+MAX_PIN_LENGTH = 32
 
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour)\s*$")
 _PERIOD_SECONDS = {"second": 1, "minute": 60, "hour": 3600}
@@ -28,25 +33,25 @@ class RateLimit:
 @dataclasses.dataclass(frozen=True)
 class Config:
     database_url: str = DEFAULT_DATABASE_URL
-    jwt_secret_key: Optional[str] = None
+    jwt_secret_key: str | None = None
     jwt_previous_secret_keys: Tuple[str, ...] = ()
     jwt_algorithm: str = "HS256"
     jwt_issuer: str = "lasuite-meet"
-    jwt_audience: Optional[str] = None
+    jwt_audience: str | None = None
     jwt_expiration_seconds: int = 3600
-    base_url: Optional[str] = None
+    base_url: str | None = None
     allow_user_creation: bool = False
     client_id_length: int = 40
     client_secret_length: int = 128
     telephony_enabled: bool = False
     telephony_pin_length: int = 10
-    telephony_phone_number: Optional[str] = None
+    telephony_phone_number: str | None = None
     telephony_default_country: str = "US"
     token_rate_limit: RateLimit = RateLimit(10, 60)
     trusted_proxies: Tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     max_body_bytes: int = 1048576
 
-    def with_secret_key(self, key: str) -> "Config":
+    def with_secret_key(self, key: str) -> Config:
         return dataclasses.replace(self, jwt_secret_key=key)
 
     def require_secret_key(self) -> None:
@@ -57,7 +62,7 @@ class Config:
             )
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Config":
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Config:
         reader = _Reader(environ)
         config = cls(
             database_url=reader.text("DATABASE_URL") or DEFAULT_DATABASE_URL,
@@ -71,12 +76,16 @@ class Config:
             ),
             base_url=(reader.text("APPLICATION_BASE_URL") or "").rstrip("/") or None,
             allow_user_creation=reader.boolean("APPLICATION_ALLOW_USER_CREATION", False),
-            client_id_length=reader.integer("APPLICATION_CLIENT_ID_LENGTH", 40, minimum=16),
+            client_id_length=reader.integer(
+                "APPLICATION_CLIENT_ID_LENGTH", 40, minimum=16, maximum=MAX_CLIENT_ID_LENGTH
+            ),
             client_secret_length=reader.integer(
                 "APPLICATION_CLIENT_SECRET_LENGTH", 128, minimum=32
             ),
             telephony_enabled=reader.boolean("ROOM_TELEPHONY_ENABLED", False),
-            telephony_pin_length=reader.integer("ROOM_TELEPHONY_PIN_LENGTH", 10, minimum=4),
+            telephony_pin_length=reader.integer(
+                "ROOM_TELEPHONY_PIN_LENGTH", 10, minimum=4, maximum=MAX_PIN_LENGTH
+            ),
             telephony_phone_number=reader.text("ROOM_TELEPHONY_PHONE_NUMBER"),
             telephony_default_country=reader.text("ROOM_TELEPHONY_DEFAULT_COUNTRY") or "US",
             token_rate_limit=reader.rate("TOKEN_RATE_LIMIT", RateLimit(10, 60)),
@@ -93,6 +102,11 @@ def _check_database_url(url: str) -> None:
         raise ConfigError(
             f"DATABASE_URL must start with sqlite:/// or postgresql://, got {scheme!r}"
         )
+    try:
+        _ = urllib.parse.urlsplit(url).port  # a bad port or host would fail at the first query
+    except ValueError:
+        # The URL itself is not shown: it may hold a password.
+        raise ConfigError("DATABASE_URL is not a valid URL (check its host and port)") from None
 
 
 class _Reader:
@@ -101,11 +115,11 @@ class _Reader:
     def __init__(self, environ: Mapping[str, str]):
         self.environ = environ
 
-    def text(self, name: str) -> Optional[str]:
+    def text(self, name: str) -> str | None:
         value = self.environ.get(name, "").strip()
         return value or None
 
-    def integer(self, name: str, default: int, minimum: int) -> int:
+    def integer(self, name: str, default: int, minimum: int, maximum: int | None = None) -> int:
         raw = self.text(name)
         if raw is None:
             return default
@@ -115,6 +129,8 @@ class _Reader:
             raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
         if value < minimum:
             raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise ConfigError(f"{name} must be at most {maximum}, got {value}")
         return value
 
     def boolean(self, name: str, default: bool) -> bool:

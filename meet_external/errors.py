@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Callable, Dict, Iterable, List, Mapping, Optional
+from typing import Callable, Dict, Iterable, List, Mapping
 
 from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionResponse
@@ -41,8 +41,8 @@ class ApiError(Exception):
         self,
         status: int,
         message: str,
-        headers: Optional[Mapping[str, str]] = None,
-        errors: Optional[Dict[str, List[str]]] = None,
+        headers: Mapping[str, str] | None = None,
+        errors: Dict[str, List[str]] | None = None,
     ):
         super().__init__(message)
         self.status = status
@@ -51,7 +51,7 @@ class ApiError(Exception):
         self.errors = errors
 
 
-def bad_request(message: str, field: Optional[str] = None, field_message: Optional[str] = None):
+def bad_request(message: str, field: str | None = None, field_message: str | None = None):
     errors = {field: [field_message or message]} if field else None
     return ApiError(400, message, errors=errors)
 

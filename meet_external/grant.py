@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 from models import Application, User
 from models.users import InvalidEmail, email_domain, validated_email
 
@@ -25,7 +23,7 @@ class TokenDenied(ApiError):
 
 
 def grant_token(
-    request: dict, signer: TokenSigner, config: Config, client_address: Optional[str] = None
+    request: dict, signer: TokenSigner, config: Config, client_address: str | None = None
 ) -> dict:
     """Check the credentials and the delegated user; return the token response body."""
     client_id = request["client_id"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Dict, Iterable, List, Optional, Pattern, Tuple
+from typing import Dict, Iterable, List, Pattern, Tuple
 
 import anyio
 from starlette.datastructures import Headers, MutableHeaders
@@ -39,7 +39,7 @@ class Routes:
                 return methods
         return ()
 
-    def canonical(self, path: str) -> Optional[str]:
+    def canonical(self, path: str) -> str | None:
         """The file's spelling of a path that differs only by its trailing slash."""
         if not path.startswith(self.base_path + "/") or self._methods(path):
             return None
@@ -125,7 +125,7 @@ class BodyLimit:
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def _is_trusted(host: Optional[str], proxies: Tuple[Network, ...]) -> bool:
+def _is_trusted(host: str | None, proxies: Tuple[Network, ...]) -> bool:
     if not host:
         return False
     try:
@@ -135,7 +135,7 @@ def _is_trusted(host: Optional[str], proxies: Tuple[Network, ...]) -> bool:
     return any(address in network for network in proxies)
 
 
-def client_from_forwarded_for(header: str, proxies: Tuple[Network, ...]) -> Optional[str]:
+def client_from_forwarded_for(header: str, proxies: Tuple[Network, ...]) -> str | None:
     """The right-most address in X-Forwarded-For that is not one of our proxies."""
     hops = [hop.strip() for hop in header.split(",") if hop.strip()]
     for hop in reversed(hops):

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import math
 import urllib.parse
-from typing import Dict, Optional
+from typing import Dict
 
 
 def page_url(base_url: str, page: int, page_size: int) -> str:
     return f"{base_url}?{urllib.parse.urlencode({'page': page, 'page_size': page_size})}"
 
 
-def page_links(base_url: str, page: int, page_size: int, count: int) -> Dict[str, Optional[str]]:
+def page_links(base_url: str, page: int, page_size: int, count: int) -> Dict[str, str | None]:
     """`next` and `previous`; past the end, `previous` is the last page with results."""
     last_page = math.ceil(count / page_size)
     next_page = page + 1 if page < last_page else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from typing import Callable, Optional, Sequence
+from typing import Callable, Sequence
 
 import anyio.to_thread
 from connexion.security import BearerSecurityHandler
@@ -25,7 +25,7 @@ class Principal:
     scopes: frozenset
 
 
-def bearer_token(authorization: Optional[str]) -> str:
+def bearer_token(authorization: str | None) -> str:
     """The token from an `Authorization: Bearer <token>` header, or the contract's 401."""
     if not authorization:
         raise unauthorized("Authentication credentials were not provided.", error=None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Optional, Tuple
+from typing import Tuple
 
 import jwt
 
@@ -13,7 +13,7 @@ from .errors import ApiError
 INVALID_TOKEN = "Invalid token."
 
 
-def unauthorized(message: str, error: Optional[str] = "invalid_token") -> ApiError:
+def unauthorized(message: str, error: str | None = "invalid_token") -> ApiError:
     challenge = f'Bearer error="{error}"' if error else "Bearer"
     return ApiError(401, message, headers={"WWW-Authenticate": challenge})
 

@@ -8,7 +8,7 @@ these replace them through `validator_map`.
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
 from connexion.datastructures import MediaTypeDict
 from connexion.validators import AbstractRequestBodyValidator, ParameterValidator
@@ -112,7 +112,7 @@ class JSONBodyValidator(AbstractRequestBodyValidator):
         except ValueError:
             raise ApiError(400, "Request body is not valid JSON.") from None
 
-    def _validate(self, body: Any) -> Optional[dict]:
+    def _validate(self, body: Any) -> dict | None:
         if not isinstance(body, dict):
             raise ApiError(400, "Request body must be a JSON object.")
         if _has_nul(body):

@@ -7,7 +7,7 @@ import hmac
 import re
 import secrets
 import string
-from typing import Iterable, List, Optional, Tuple
+from typing import Iterable, List, Tuple
 
 import peewee
 
@@ -97,7 +97,7 @@ class Application(BaseModel):
         domains: Iterable[str] = (),
         client_id_length: int = 40,
         client_secret_length: int = 128,
-    ) -> Tuple["Application", str]:
+    ) -> Tuple[Application, str]:
         """Create an application; returns it with its secret, which is never stored."""
         chosen = validated_scopes(scopes)
         clean_domains = sorted({validated_domain(d) for d in domains})
@@ -114,14 +114,14 @@ class Application(BaseModel):
         return app, secret
 
     @classmethod
-    def by_client_id(cls, client_id: str) -> "Application":
+    def by_client_id(cls, client_id: str) -> Application:
         app = cls.get_or_none(cls.client_id == client_id)
         if app is None:
             raise UnknownApplication(client_id)
         return app
 
     @classmethod
-    def authenticate(cls, client_id: str, secret: str) -> Optional["Application"]:
+    def authenticate(cls, client_id: str, secret: str) -> Application | None:
         """The application if the secret is its own, else None, in constant time either way."""
         app = cls.get_or_none(cls.client_id == client_id)
         expected = app.client_secret_hash if app is not None else _DECOY_HASH
@@ -140,7 +140,8 @@ class Application(BaseModel):
         self.save()
 
     def add_domain(self, domain: str) -> None:
-        ApplicationDomain.insert(application=self, domain=validated_domain(domain)).on_conflict_ignore().execute()
+        row = {"application": self, "domain": validated_domain(domain)}
+        ApplicationDomain.insert(row).on_conflict_ignore().execute()
 
     def remove_domain(self, domain: str) -> None:
         ApplicationDomain.delete().where(

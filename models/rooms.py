@@ -6,7 +6,7 @@ import dataclasses
 import secrets
 import string
 import uuid
-from typing import List, Optional, Tuple
+from typing import List, Tuple
 
 import peewee
 
@@ -29,14 +29,14 @@ class RoomAllocationFailed(Exception):
 class RoomPolicy:
     """The settings that shape a room and its public body."""
 
-    base_url: Optional[str] = None
+    base_url: str | None = None
     telephony_enabled: bool = False
     pin_length: int = 10
-    phone_number: Optional[str] = None
+    phone_number: str | None = None
     default_country: str = "US"
 
     @classmethod
-    def from_config(cls, config) -> "RoomPolicy":
+    def from_config(cls, config) -> RoomPolicy:
         return cls(
             base_url=config.base_url,
             telephony_enabled=config.telephony_enabled,
@@ -81,7 +81,7 @@ class Room(BaseModel):
         return body
 
     @classmethod
-    def visible_to(cls, user_id, room_id: str) -> "Room":
+    def visible_to(cls, user_id, room_id: str) -> Room:
         """The room if the user has any access to it; NotFound otherwise, whatever the reason."""
         try:
             room_uuid = uuid.UUID(room_id)
@@ -98,7 +98,7 @@ class Room(BaseModel):
         return room
 
     @classmethod
-    def create_for(cls, user_id, client_id: str, policy: RoomPolicy) -> "Room":
+    def create_for(cls, user_id, client_id: str, policy: RoomPolicy) -> Room:
         """A trusted room owned by the user, with its audit record, all or nothing."""
         for _ in range(CREATE_ATTEMPTS):
             try:

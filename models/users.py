@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 import peewee
 
@@ -46,12 +45,12 @@ class User(BaseModel):
         table_name = "meet_users"
 
     @classmethod
-    def by_email(cls, email: str) -> Optional["User"]:
+    def by_email(cls, email: str) -> User | None:
         """The user whose email matches, ignoring case."""
         return cls.get_or_none(peewee.fn.LOWER(cls.email) == peewee.fn.LOWER(email))
 
     @classmethod
-    def create_user(cls, email: str, active: bool = True) -> "User":
+    def create_user(cls, email: str, active: bool = True) -> User:
         email = validated_email(email)
         try:
             with database.atomic():
@@ -60,7 +59,7 @@ class User(BaseModel):
             raise DuplicateEmail(email) from None
 
     @classmethod
-    def get_or_create_provisional(cls, email: str) -> "User":
+    def get_or_create_provisional(cls, email: str) -> User:
         """The user with this email, created active if missing (APPLICATION_ALLOW_USER_CREATION)."""
         user = cls.by_email(email)
         if user is not None:

@@ -21,7 +21,7 @@ from .support import postgres
 API = "/external-api/v1.0"
 TOKEN_URL = f"{API}/application/token/"
 ROOMS_URL = f"{API}/rooms"
-SECRET_KEY = "test-signing-key-that-is-long-enough-for-hs512-0123456789abcdef"
+SECRET_KEY = "test-signing-key-long-enough-for-hs512-" + "0123456789abcdef" * 2
 
 
 @pytest.fixture(scope="session")
@@ -59,9 +59,9 @@ def config(base_config) -> Config:
 def make_client(base_config):
     """A test client for an app built with some settings changed."""
 
-    def build(**overrides):
+    def build(client_address=("127.0.0.1", 50000), **overrides):
         app = create_app(dataclasses.replace(base_config, **overrides))
-        return app.test_client()
+        return app.test_client(client=client_address)
 
     return build
 

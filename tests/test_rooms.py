@@ -1,0 +1,220 @@
+"""Rooms: list, create and retrieve as CONTRACT §5 says."""
+
+import re
+import uuid
+
+import pytest
+
+import models
+from models import Room, RoomAccess, RoomCreation
+from models.rooms import RoomPolicy
+
+from .conftest import ROOMS_URL, TOKEN_URL
+
+SLUG = re.compile(r"^[a-z]{3}-[a-z]{4}-[a-z]{3}$")
+BASE = "http://testserver/external-api/v1.0/rooms"
+
+
+@pytest.fixture
+def make_rooms(client, auth):
+    def create(count: int):
+        return [client.post(ROOMS_URL, headers=auth).json() for _ in range(count)]
+    return create
+
+
+def room_of_someone_else(make_user):
+    other = make_user("someone-else@example.com")
+    with models.database.connection_context():
+        return Room.create_for(other.id, "other-client", RoomPolicy())
+
+
+# --- create -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kwargs", [
+    {},
+    {"json": {}},
+    {"json": {"name": "ignored", "access_level": "public"}},
+    {"content": b"", "headers": {"Content-Type": "application/json"}},
+])
+def test_create_accepts_empty_object_empty_body_or_none(client, auth, kwargs, user, credentials):
+    headers = {**auth, **kwargs.pop("headers", {})}
+    response = client.post(ROOMS_URL, headers=headers, **kwargs)
+
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert set(body) == {"id", "slug", "access_level"}
+    assert body["access_level"] == "trusted"
+    assert SLUG.match(body["slug"])
+    assert response.headers["location"] == f"{BASE}/{body['id']}"
+    with models.database.connection_context():
+        access = RoomAccess.get(RoomAccess.room == body["id"])
+        record = RoomCreation.get(RoomCreation.room == body["id"])
+    assert (access.user_id, access.role) == (user.id, "owner")
+    assert (record.user_id, record.client_id) == (user.id, credentials.client_id)
+
+
+@pytest.mark.parametrize("content", [b"null", b"[]", b"42", b"\"x\"", b"{", b"\xff"])
+def test_create_rejects_bodies_that_are_not_an_object(client, auth, content):
+    response = client.post(ROOMS_URL, content=content,
+                           headers={**auth, "Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert set(response.json()) == {"detail"}
+    with models.database.connection_context():
+        assert Room.select().count() == 0
+
+
+def test_create_with_base_url_and_telephony(make_client, credentials, user):
+    with make_client(base_url="https://visio.example.org", telephony_enabled=True,
+                     telephony_pin_length=6, telephony_phone_number="+1-555-0100",
+                     telephony_default_country="FR") as client:
+        token = client.post(TOKEN_URL, json=credentials.token_request(user.email)).json()["access_token"]
+        body = client.post(ROOMS_URL, headers={"Authorization": f"Bearer {token}"}).json()
+    assert body["url"] == f"https://visio.example.org/{body['slug']}"
+    telephony = body["telephony"]
+    assert set(telephony) == {"enabled", "pin_code", "phone_number", "default_country"}
+    assert telephony["enabled"] is True
+    assert re.fullmatch(r"\d{6}", telephony["pin_code"])
+    assert (telephony["phone_number"], telephony["default_country"]) == ("+1-555-0100", "FR")
+
+
+def test_telephony_without_phone_number_leaves_it_out(make_client, credentials, user):
+    with make_client(telephony_enabled=True) as client:
+        token = client.post(TOKEN_URL, json=credentials.token_request(user.email)).json()["access_token"]
+        body = client.post(ROOMS_URL, headers={"Authorization": f"Bearer {token}"}).json()
+    assert set(body["telephony"]) == {"enabled", "pin_code", "default_country"}
+    assert len(body["telephony"]["pin_code"]) == 10
+    assert body["telephony"]["default_country"] == "US"
+
+
+def test_slug_collisions_are_retried(client, auth, monkeypatch):
+    first = client.post(ROOMS_URL, headers=auth).json()
+    slugs = iter([first["slug"], first["slug"], "abc-defg-hij"])
+    monkeypatch.setattr("models.rooms.new_slug", lambda: next(slugs))
+    response = client.post(ROOMS_URL, headers=auth)
+    assert response.status_code == 201
+    assert response.json()["slug"] == "abc-defg-hij"
+
+
+def test_exhausted_pins_answer_503_and_store_nothing(make_client, credentials, user, monkeypatch):
+    with make_client(telephony_enabled=True, telephony_pin_length=4) as client:
+        token = client.post(TOKEN_URL, json=credentials.token_request(user.email)).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        assert client.post(ROOMS_URL, headers=headers).status_code == 201
+        with models.database.connection_context():
+            taken = Room.select().first().pin_code
+        monkeypatch.setattr("models.rooms.new_pin", lambda length: taken)
+        response = client.post(ROOMS_URL, headers=headers)
+    assert response.status_code == 503
+    assert response.json() == {"detail": "Could not allocate a unique room slug or PIN; try again."}
+    with models.database.connection_context():
+        counts = [model.select().count() for model in (Room, RoomAccess, RoomCreation)]
+    assert counts == [1, 1, 1]
+
+
+# --- list -----------------------------------------------------------------------------
+
+
+def test_list_is_newest_first_with_count_and_links(client, auth, make_rooms):
+    created = make_rooms(5)
+    newest_first = [room["id"] for room in reversed(created)]
+
+    page1 = client.get(ROOMS_URL, headers=auth, params={"page_size": 2}).json()
+    page3 = client.get(ROOMS_URL, headers=auth, params={"page": 3, "page_size": 2}).json()
+
+    assert page1["count"] == 5
+    assert [r["id"] for r in page1["results"]] == newest_first[:2]
+    assert page1["next"] == f"{BASE}?page=2&page_size=2"
+    assert page1["previous"] is None
+    assert [r["id"] for r in page3["results"]] == newest_first[4:]
+    assert page3["next"] is None
+    assert page3["previous"] == f"{BASE}?page=2&page_size=2"
+
+
+def test_every_room_once_across_pages(client, auth, make_rooms):
+    created = {room["id"] for room in make_rooms(7)}
+    seen = []
+    url = f"{ROOMS_URL}?page_size=3"
+    while url:
+        body = client.get(url, headers=auth).json()
+        seen += [r["id"] for r in body["results"]]
+        url = body["next"]
+    assert sorted(seen) == sorted(created)
+
+
+def test_defaults_are_page_1_of_20(client, auth, make_rooms):
+    make_rooms(21)
+    body = client.get(ROOMS_URL, headers=auth).json()
+    assert len(body["results"]) == 20
+    assert body["next"] == f"{BASE}?page=2&page_size=20"
+
+
+def test_page_past_the_end_is_empty_and_links_the_last_page(client, auth, make_rooms):
+    make_rooms(3)
+    body = client.get(ROOMS_URL, headers=auth, params={"page": 9, "page_size": 2}).json()
+    assert body == {"count": 3, "next": None, "previous": f"{BASE}?page=2&page_size=2", "results": []}
+
+
+def test_page_past_the_end_with_no_rooms(client, auth):
+    body = client.get(ROOMS_URL, headers=auth, params={"page": 2}).json()
+    assert body == {"count": 0, "next": None, "previous": None, "results": []}
+
+
+@pytest.mark.parametrize("role", ["member", "administrator"])
+def test_list_shows_the_users_rooms_of_any_role_and_no_other(client, auth, user, make_user, role):
+    shared = room_of_someone_else(make_user)
+    third = make_user("third@example.com")
+    with models.database.connection_context():
+        RoomAccess.create(room=shared, user=user.id, role=role, room_created_at=shared.created_at)
+        Room.create_for(third.id, "other-client", RoomPolicy())
+    body = client.get(ROOMS_URL, headers=auth).json()
+    assert body["count"] == 1
+    assert [r["id"] for r in body["results"]] == [str(shared.id)]
+
+
+@pytest.mark.parametrize("query, field, message", [
+    ("page=0", "page", "Ensure this value is greater than or equal to 1."),
+    ("page=-1", "page", "Ensure this value is greater than or equal to 1."),
+    ("page=2147483648", "page", "Ensure this value is less than or equal to 2147483647."),
+    ("page=" + "9" * 30, "page", "Ensure this value is less than or equal to 2147483647."),
+    ("page=abc", "page", "A valid integer is required."),
+    ("page=1.5", "page", "A valid integer is required."),
+    ("page_size=0", "page_size", "Ensure this value is greater than or equal to 1."),
+    ("page_size=101", "page_size", "Ensure this value is less than or equal to 100."),
+    ("page_size=x", "page_size", "A valid integer is required."),
+])
+def test_bad_pagination_is_400(client, auth, query, field, message):
+    response = client.get(f"{ROOMS_URL}?{query}", headers=auth)
+    assert response.status_code == 400
+    assert response.json() == {"detail": f"{field}: {message}", "errors": {field: [message]}}
+
+
+def test_largest_page_is_accepted(client, auth):
+    response = client.get(f"{ROOMS_URL}?page=2147483647&page_size=100", headers=auth)
+    assert response.status_code == 200
+    assert response.json()["results"] == []
+
+
+# --- retrieve ----------------------------------------------------------------------------
+
+
+def test_retrieve_own_room_under_both_spellings(client, auth, make_rooms):
+    room = make_rooms(1)[0]
+    for url in (f"{ROOMS_URL}/{room['id']}", f"{ROOMS_URL}/{room['id']}/"):
+        response = client.get(url, headers=auth, follow_redirects=False)
+        assert response.status_code == 200
+        assert response.json() == room
+
+
+@pytest.mark.parametrize("room_id", ["not-a-uuid", str(uuid.uuid4()), "1234"])
+def test_retrieve_unknown_or_malformed_is_404(client, auth, room_id):
+    response = client.get(f"{ROOMS_URL}/{room_id}", headers=auth)
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
+
+
+def test_retrieve_someone_elses_room_is_the_same_404(client, auth, make_user):
+    theirs = room_of_someone_else(make_user)
+    response = client.get(f"{ROOMS_URL}/{theirs.id}", headers=auth)
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
