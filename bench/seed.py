@@ -1,4 +1,4 @@
-"""Fast bulk seeding of a fresh benchmark database through Peewee's `insert_many`.
+"""Fast bulk seeding of a fresh benchmark database: raw multi-row INSERTs in batches.
 
 Layout (deterministic for a given seed):
   * `small@bench.example`  owns 10 rooms,
@@ -51,9 +51,31 @@ def _slug(n: int) -> str:
     return f"{s[:3]}-{s[3:7]}-{s[7:]}"
 
 
-def _insert(model, fields, rows: List[tuple]) -> None:
-    for start in range(0, len(rows), BATCH):
-        model.insert_many(rows[start:start + BATCH], fields=fields).execute()
+def _insert(db, model, fields, rows: List[tuple]) -> None:
+    """Raw multi-row INSERTs in batches; values converted once by the fields themselves.
+
+    Peewee's `insert_many` spends ~100 us per row building SQL; this spends ~5.
+    """
+    table = model._meta.table_name
+    columns = ", ".join(f'"{f.column_name}"' for f in fields)
+    converters = [f.db_value for f in fields]
+    # In primary-key order, the primary-key B-tree only ever appends.
+    values = sorted(tuple(c(v) for c, v in zip(converters, row)) for row in rows)
+    if isinstance(db, peewee.SqliteDatabase):
+        placeholders = ", ".join("?" for _ in fields)
+        cursor = db.cursor()
+        for start in range(0, len(values), BATCH):
+            cursor.executemany(
+                f'INSERT INTO "{table}" ({columns}) VALUES ({placeholders})',
+                values[start:start + BATCH],
+            )
+    else:
+        from psycopg2.extras import execute_values
+
+        cursor = db.cursor()
+        execute_values(
+            cursor, f'INSERT INTO "{table}" ({columns}) VALUES %s', values, page_size=BATCH
+        )
 
 
 def seed(database_url: str, rng_seed: int = 5) -> Dict[str, object]:
@@ -90,11 +112,17 @@ def seed(database_url: str, rng_seed: int = 5) -> Dict[str, object]:
             big_rooms.append(str(room_id))
 
     with db.connection_context():
+        if isinstance(db, peewee.SqliteDatabase):
+            # Random UUID keys touch pages all over five B-trees: with SQLite's 2 MB default
+            # cache every batch spills to the WAL. This connection only gets 256 MB.
+            db.execute_sql("PRAGMA cache_size = -262144")
+            # The rows are consistent by construction; per-row foreign-key probes cost ~30%.
+            db.execute_sql("PRAGMA foreign_keys = OFF")
         with db.atomic():
-            _insert(User, [User.id, User.email, User.is_active, User.created_at], users)
-            _insert(Room, [Room.id, Room.created_at, Room.slug, Room.access_level, Room.pin_code], rooms)
+            _insert(db, User, [User.id, User.email, User.is_active, User.created_at], users)
+            _insert(db, Room, [Room.id, Room.created_at, Room.slug, Room.access_level, Room.pin_code], rooms)
             _insert(
-                RoomAccess,
+                db, RoomAccess,
                 [RoomAccess.id, RoomAccess.created_at, RoomAccess.room, RoomAccess.user,
                  RoomAccess.role, RoomAccess.room_created_at],
                 accesses,

@@ -61,7 +61,7 @@ def load_principal(claims: dict) -> Principal:
             raise unauthorized("User not found.")
         if not user.is_active:
             raise unauthorized("User account is disabled.")
-        application = Application.get_or_none(Application.client_id == str(claims["client_id"]))
+        application = Application.find(str(claims["client_id"]))
         if application is None or not application.is_active:
             raise unauthorized("Application is inactive")
     return Principal(user_id=user.id, client_id=application.client_id,

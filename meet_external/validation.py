@@ -81,7 +81,7 @@ class QueryParameterValidator(ParameterValidator):
 
 
 class JSONBodyValidator(AbstractRequestBodyValidator):
-    """JSON bodies: strict UTF-8, an object, no NUL characters, then the schema."""
+    """JSON bodies: strict UTF-8, an object, then the schema."""
 
     # The token endpoint reports the first failure in CONTRACT §3's order.
     _RANK = {"required": 0, "type": 0, "enum": 1, "format": 2}
@@ -115,8 +115,6 @@ class JSONBodyValidator(AbstractRequestBodyValidator):
     def _validate(self, body: Any) -> dict | None:
         if not isinstance(body, dict):
             raise ApiError(400, "Request body must be a JSON object.")
-        if _has_nul(body):
-            raise ApiError(400, "Request body must not contain NUL characters.")
         errors = list(_schema_validator(self._schema).iter_errors(body))
         if not errors:
             return None
@@ -131,16 +129,6 @@ def _field_of(error: ValidationError) -> str:
         # "'client_id' is a required property": the missing field is the quoted name.
         return error.message.split("'")[1]
     return ".".join(str(p) for p in error.absolute_path) or "body"
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
 
 
 VALIDATOR_MAP = {

@@ -114,8 +114,19 @@ class Application(BaseModel):
         return app, secret
 
     @classmethod
+    def find(cls, client_id: str) -> Application | None:
+        """The application with this client_id, if any.
+
+        No client_id holds a NUL character, and PostgreSQL refuses one in a
+        query, so such a value is answered here rather than by the database.
+        """
+        if "\x00" in client_id:
+            return None
+        return cls.get_or_none(cls.client_id == client_id)
+
+    @classmethod
     def by_client_id(cls, client_id: str) -> Application:
-        app = cls.get_or_none(cls.client_id == client_id)
+        app = cls.find(client_id)
         if app is None:
             raise UnknownApplication(client_id)
         return app
@@ -123,7 +134,7 @@ class Application(BaseModel):
     @classmethod
     def authenticate(cls, client_id: str, secret: str) -> Application | None:
         """The application if the secret is its own, else None, in constant time either way."""
-        app = cls.get_or_none(cls.client_id == client_id)
+        app = cls.find(client_id)
         expected = app.client_secret_hash if app is not None else _DECOY_HASH
         if hmac.compare_digest(expected, hash_secret(secret)) and app is not None:
             return app

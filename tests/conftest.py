@@ -17,11 +17,7 @@ from meet_external.config import Config
 from models import Application, User
 
 from .support import postgres
-
-API = "/external-api/v1.0"
-TOKEN_URL = f"{API}/application/token/"
-ROOMS_URL = f"{API}/rooms"
-SECRET_KEY = "test-signing-key-long-enough-for-hs512-" + "0123456789abcdef" * 2
+from .support.constants import API, ROOMS_URL, SECRET_KEY, TOKEN_URL  # noqa: F401 - shared names
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,600 @@
+"""The command line (CONTRACT §7), run as an operator runs it: one real process per command,
+on the test database (DATABASE_URL from the `database_url` fixture)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pathlib
+import re
+import shlex
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+
+import jwt
+import pytest
+import requests
+
+import models
+from models import Application, ApplicationDomain, ServerSetting, User
+from models.applications import hash_secret
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+PROG = "meet-external"
+ALL_SCOPES = ["rooms:list", "rooms:retrieve", "rooms:create"]
+KNOWN_SCOPES = "(known: rooms:list, rooms:retrieve, rooms:create)"
+NO_KEY = (
+    "APPLICATION_JWT_SECRET_KEY is not set: the server cannot sign tokens"
+    " (set it, or try `meet-external serve --demo`)"
+)
+# Settings of §6 that must not leak from the developer's shell into the commands under test.
+CONFIG_PREFIXES = ("APPLICATION_", "ROOM_TELEPHONY_", "DATABASE_URL", "TOKEN_RATE_LIMIT",
+                   "TRUSTED_PROXIES", "MAX_BODY_BYTES")
+SERVER_START_SECONDS = 30
+
+
+# --- helpers ---------------------------------------------------------------------
+
+
+def environment(database_url: str, **settings: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(CONFIG_PREFIXES)}
+    env.update({"DATABASE_URL": database_url, "PYTHONUTF8": "1", **settings})
+    return env
+
+
+@pytest.fixture
+def cli(database_url):
+    """Run `python -m meet_external ARGS...` with the test database and extra settings."""
+
+    def run(*args: str, **settings: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "meet_external", *args],
+            cwd=ROOT, env=environment(database_url, **settings),
+            capture_output=True, text=True, timeout=60,
+        )
+
+    return run
+
+
+def succeeded(result: subprocess.CompletedProcess) -> str:
+    """The standard output of a command that worked and said nothing on stderr."""
+    assert (result.returncode, result.stderr) == (0, ""), result
+    return result.stdout
+
+
+def assert_refused(result: subprocess.CompletedProcess, status: int, message: str) -> None:
+    """Non-zero, nothing on stdout, exactly one line on stderr."""
+    assert (result.returncode, result.stdout, result.stderr) == (status, "", f"{PROG}: {message}\n")
+
+
+def database_rows() -> dict:
+    """Every row of every table, in a stable order: equal snapshots mean nothing changed."""
+    with models.database.connection_context():
+        return {
+            model._meta.table_name: list(model.select().order_by(model.id).dicts())
+            for model in models.ALL_MODELS
+        }
+
+
+def row_counts() -> dict:
+    return {table: len(rows) for table, rows in database_rows().items()}
+
+
+def stored_text() -> str:
+    """All the values the database holds, as one string to search."""
+    return "\n".join(
+        str(value) for rows in database_rows().values() for row in rows for value in row.values()
+    )
+
+
+def authenticates(client_id: str, secret: str) -> bool:
+    with models.database.connection_context():
+        return Application.authenticate(client_id, secret) is not None
+
+
+def application(client_id: str) -> Application:
+    with models.database.connection_context():
+        return Application.get(Application.client_id == client_id)
+
+
+def domains_of(client_id: str) -> list:
+    with models.database.connection_context():
+        return sorted(
+            d.domain for d in ApplicationDomain.select().join(Application)
+            .where(Application.client_id == client_id)
+        )
+
+
+def user_by_email(email: str) -> User:
+    with models.database.connection_context():
+        return User.get(User.email == email)
+
+
+def create_application(cli, *args: str, name: str = "App") -> dict:
+    return json.loads(succeeded(cli("applications", "create", "--name", name, *args, "--json")))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def existing(make_application, make_user):
+    """Something in every table an operator command may touch, to see that it stays as it was."""
+    credentials = make_application(domains=["example.com"], name="Existing")
+    make_user("someone@example.com")
+    return credentials
+
+
+# --- init-db ---------------------------------------------------------------------
+
+
+def test_init_db_creates_the_missing_tables_and_says_where(cli, tmp_path):
+    path = tmp_path / "fresh.sqlite3"
+    url = f"sqlite:///{path}"
+    for _ in range(2):  # the second run finds them all and changes nothing
+        assert succeeded(cli("init-db", DATABASE_URL=url)) == f"tables ready in {url}\n"
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        tables = {name for (name,) in connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert tables == {model._meta.table_name for model in models.ALL_MODELS}
+
+
+def test_init_db_on_the_configured_database_keeps_its_rows(cli, database_url, existing):
+    before = database_rows()
+    assert succeeded(cli("init-db")) == f"tables ready in {database_url}\n"
+    assert database_rows() == before
+
+
+def test_init_db_never_prints_the_database_password(cli, database_url):
+    if not database_url.startswith("postgresql://"):
+        pytest.skip("needs a URL with a password: run with MEET_TEST_DATABASE=postgresql")
+    scheme, rest = database_url.split("://", 1)
+    user, host = rest.split("@", 1)  # trust auth: any password is accepted
+    with_password = f"{scheme}://{user}:hunter2-secret@{host}"
+    output = succeeded(cli("init-db", DATABASE_URL=with_password))
+    assert output == f"tables ready in {scheme}://{user}:***@{host}\n"
+
+
+# --- applications create -----------------------------------------------------------
+
+
+def test_create_application_json_defaults_to_the_three_scopes(cli):
+    created = create_application(cli, name="Calendar")
+    secret = created["client_secret"]
+    assert list(created) == ["client_id", "client_secret", "name", "scopes", "domains", "active"]
+    assert {k: v for k, v in created.items() if k not in ("client_id", "client_secret")} == {
+        "name": "Calendar", "scopes": ALL_SCOPES, "domains": [], "active": True,
+    }
+    assert re.fullmatch(r"[A-Za-z0-9]{40}", created["client_id"])
+    assert re.fullmatch(r"[A-Za-z0-9]{128}", secret)
+    assert authenticates(created["client_id"], secret)
+    assert not authenticates(created["client_id"], secret[:-1])
+    assert secret not in stored_text()  # only its hash is kept
+    assert hash_secret(secret) in stored_text()
+    assert row_counts()["meet_applications"] == 1
+
+
+def test_create_application_with_scopes_and_domains(cli):
+    created = create_application(
+        cli, "--scope", "rooms:list", "--scope", "rooms:create", "--scope", "rooms:list",
+        "--domain", "Example.COM", "--domain", "b.example.org", "--domain", "example.com.",
+    )
+    assert (created["scopes"], created["domains"]) == (
+        ["rooms:list", "rooms:create"], ["b.example.org", "example.com"])
+    assert application(created["client_id"]).scopes == "rooms:list rooms:create"
+    assert domains_of(created["client_id"]) == ["b.example.org", "example.com"]
+
+
+def test_create_application_prints_the_credentials_once(cli):
+    output = succeeded(cli("applications", "create", "--name", "Plain"))
+    client_id, secret = re.fullmatch(
+        r"client_id:     (\w{40})\nclient_secret: (\w{128})\n"
+        r"The secret is shown this once; only its hash is stored\.\n", output).groups()
+    assert application(client_id).name == "Plain"
+    assert authenticates(client_id, secret)
+    assert secret not in stored_text()
+
+
+def test_create_application_honours_the_configured_lengths(cli):
+    created = json.loads(succeeded(cli(
+        "applications", "create", "--name", "Short", "--json",
+        APPLICATION_CLIENT_ID_LENGTH="16", APPLICATION_CLIENT_SECRET_LENGTH="32",
+    )))
+    assert (len(created["client_id"]), len(created["client_secret"])) == (16, 32)
+    assert authenticates(created["client_id"], created["client_secret"])
+
+
+# --- applications list / activate / deactivate ---------------------------------------
+
+
+def test_list_applications_never_shows_a_secret(cli):
+    assert succeeded(cli("applications", "list")) == ""
+    assert json.loads(succeeded(cli("applications", "list", "--json"))) == []
+    first = create_application(cli, name="First app")
+    second = create_application(cli, "--scope", "rooms:retrieve", "--domain", "b.org",
+                                "--domain", "a.org", name="Second")
+    application(second["client_id"]).set_active(False)
+
+    text = succeeded(cli("applications", "list"))
+    listed = succeeded(cli("applications", "list", "--json"))
+
+    assert text == (
+        f"{first['client_id']}  active    rooms:list rooms:retrieve rooms:create  domains=-  First app\n"
+        f"{second['client_id']}  inactive  rooms:retrieve  domains=a.org,b.org  Second\n"
+    )
+    assert json.loads(listed) == [
+        {"client_id": first["client_id"], "name": "First app", "scopes": ALL_SCOPES,
+         "domains": [], "active": True},
+        {"client_id": second["client_id"], "name": "Second", "scopes": ["rooms:retrieve"],
+         "domains": ["a.org", "b.org"], "active": False},
+    ]
+    for secret in (first["client_secret"], second["client_secret"]):
+        for output in (text, listed):
+            assert secret not in output
+            assert hash_secret(secret) not in output
+
+
+def test_deactivate_and_activate_an_application(cli):
+    client_id = create_application(cli)["client_id"]
+    assert succeeded(cli("applications", "deactivate", client_id)) == f"{client_id} deactivated\n"
+    assert application(client_id).is_active is False
+    assert json.loads(succeeded(cli("applications", "list", "--json")))[0]["active"] is False
+    assert succeeded(cli("applications", "activate", client_id)) == f"{client_id} activated\n"
+    assert application(client_id).is_active is True
+
+
+# --- applications rotate-secret ----------------------------------------------------------
+
+
+def test_rotate_secret_json_replaces_the_old_secret(cli):
+    created = create_application(cli)
+    client_id, old = created["client_id"], created["client_secret"]
+    rotated = json.loads(succeeded(cli("applications", "rotate-secret", client_id, "--json")))
+    assert list(rotated) == ["client_id", "client_secret"]
+    assert rotated["client_id"] == client_id
+    new = rotated["client_secret"]
+    assert re.fullmatch(r"[A-Za-z0-9]{128}", new) and new != old
+    assert not authenticates(client_id, old)
+    assert authenticates(client_id, new)
+    assert new not in stored_text()
+    assert row_counts()["meet_applications"] == 1
+
+
+def test_rotate_secret_prints_the_new_secret(cli):
+    created = create_application(cli)
+    output = succeeded(cli("applications", "rotate-secret", created["client_id"]))
+    (new,) = re.fullmatch(
+        r"client_secret: (\w{128})\n"
+        r"The old secret no longer works; the new one is shown this once\.\n", output).groups()
+    assert authenticates(created["client_id"], new)
+    assert not authenticates(created["client_id"], created["client_secret"])
+
+
+# --- applications add-domain / remove-domain ----------------------------------------------
+
+
+def test_add_and_remove_domains(cli):
+    client_id = create_application(cli)["client_id"]
+
+    def domain(action: str, name: str) -> str:
+        return succeeded(cli("applications", action, client_id, name))
+
+    assert domain("add-domain", "Example.COM") == f"{client_id} domains: example.com\n"
+    assert domain("add-domain", "other.org") == f"{client_id} domains: example.com, other.org\n"
+    assert domain("add-domain", "example.com") == f"{client_id} domains: example.com, other.org\n"
+    assert domains_of(client_id) == ["example.com", "other.org"]
+    assert domain("remove-domain", "EXAMPLE.com") == f"{client_id} domains: other.org\n"
+    assert domain("remove-domain", "never-added.org") == f"{client_id} domains: other.org\n"
+    assert domain("remove-domain", "other.org") == f"{client_id} domains: (any)\n"
+    assert domains_of(client_id) == []
+
+
+# --- users ---------------------------------------------------------------------------
+
+
+def test_create_user_json(cli):
+    created = json.loads(succeeded(cli("users", "create", "--email", "Alice@Example.com", "--json")))
+    stored = user_by_email("Alice@Example.com")
+    assert created == {"id": str(stored.id), "email": "Alice@Example.com", "active": True}
+    assert str(uuid.UUID(created["id"])) == created["id"]
+
+
+def test_create_inactive_user(cli):
+    created = json.loads(succeeded(
+        cli("users", "create", "--email", "bob@example.com", "--inactive", "--json")))
+    assert (created["email"], created["active"]) == ("bob@example.com", False)
+    assert user_by_email("bob@example.com").is_active is False
+
+
+def test_create_user_prints_its_id_and_email(cli):
+    output = succeeded(cli("users", "create", "--email", "carol@example.com"))
+    assert output == f"{user_by_email('carol@example.com').id}  carol@example.com\n"
+
+
+def test_an_email_that_exists_in_another_case_is_refused(cli):
+    succeeded(cli("users", "create", "--email", "Alice@Example.com"))
+    before = database_rows()
+    assert_refused(cli("users", "create", "--email", "alice@EXAMPLE.com", "--json"), 1,
+                   "a user with this email already exists: 'alice@EXAMPLE.com'")
+    assert database_rows() == before
+
+
+def test_list_users(cli):
+    assert succeeded(cli("users", "list")) == ""
+    assert json.loads(succeeded(cli("users", "list", "--json"))) == []
+    alice = json.loads(succeeded(cli("users", "create", "--email", "alice@example.com", "--json")))
+    bob = json.loads(succeeded(
+        cli("users", "create", "--email", "bob@example.com", "--inactive", "--json")))
+    assert succeeded(cli("users", "list")) == (
+        f"{alice['id']}  active    alice@example.com\n"
+        f"{bob['id']}  inactive  bob@example.com\n"
+    )
+    assert json.loads(succeeded(cli("users", "list", "--json"))) == [alice, bob]
+
+
+def test_deactivate_and_activate_a_user_by_email_in_any_case(cli, make_user):
+    make_user("Dana@Example.com")
+    assert succeeded(cli("users", "deactivate", "dana@example.COM")) == "Dana@Example.com deactivated\n"
+    assert user_by_email("Dana@Example.com").is_active is False
+    assert succeeded(cli("users", "activate", "DANA@example.com")) == "Dana@Example.com activated\n"
+    assert user_by_email("Dana@Example.com").is_active is True
+
+
+# --- bad input: one line, non-zero, nothing changed ----------------------------------------
+
+
+BAD_INPUT = [
+    (["applications", "create", "--name", "X", "--scope", "rooms:delete"],
+     f"unknown scope 'rooms:delete' {KNOWN_SCOPES}"),
+    (["applications", "create", "--name", "X", "--scope", "rooms:list", "--scope", "ROOMS:LIST"],
+     f"unknown scope 'ROOMS:LIST' {KNOWN_SCOPES}"),
+    (["applications", "create", "--name", "X", "--domain", "ok.org", "--domain", "not a domain"],
+     "invalid domain: 'not a domain'"),
+    (["applications", "create", "--name", "X", "--domain", "localhost"],
+     "invalid domain: 'localhost'"),
+    (["applications", "create", "--name", "X", "--domain", "under_score.org"],
+     "invalid domain: 'under_score.org'"),
+    (["applications", "create", "--name", ""],
+     "--name must be 1 to 255 printable characters, got ''"),
+    (["applications", "create", "--name", "two\nlines"],
+     "--name must be 1 to 255 printable characters, got 'two\\nlines'"),
+    (["applications", "create", "--name", "n" * 256],
+     f"--name must be 1 to 255 printable characters, got '{'n' * 256}'"),
+    (["applications", "activate", "no-such-client"], "no application with client_id 'no-such-client'"),
+    (["applications", "deactivate", "no-such-client"], "no application with client_id 'no-such-client'"),
+    (["applications", "rotate-secret", "no-such-client", "--json"],
+     "no application with client_id 'no-such-client'"),
+    (["applications", "add-domain", "no-such-client", "ok.org"],
+     "no application with client_id 'no-such-client'"),
+    (["applications", "remove-domain", "no-such-client", "example.com"],
+     "no application with client_id 'no-such-client'"),
+    (["applications", "add-domain", "{client_id}", "bad domain.org"], "invalid domain: 'bad domain.org'"),
+    (["applications", "remove-domain", "{client_id}", "example..com"], "invalid domain: 'example..com'"),
+    (["applications", "activate", "line\nbreak"], "no application with client_id 'line\\nbreak'"),
+    (["users", "create", "--email", "not-an-email"], "invalid email address: 'not-an-email'"),
+    (["users", "create", "--email", "someone@localhost", "--json"],
+     "invalid email address: 'someone@localhost'"),
+    (["users", "create", "--email", "two\nlines@example.com"],
+     "invalid email address: 'two\\nlines@example.com'"),
+    (["users", "activate", "not-an-email"], "invalid email address: 'not-an-email'"),
+    (["users", "deactivate", "nobody@example.com"], "no user with email 'nobody@example.com'"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_INPUT, ids=[" ".join(a)[:60] for a, _ in BAD_INPUT])
+def test_bad_input_is_refused_in_one_line_and_changes_nothing(cli, existing, args, message):
+    before = database_rows()
+    args = [arg.replace("{client_id}", existing.client_id) for arg in args]
+    assert_refused(cli(*args), 1, message)
+    assert database_rows() == before
+
+
+# --- configuration (§6) -------------------------------------------------------------------
+
+
+BAD_SETTINGS = [
+    ("ROOM_TELEPHONY_PIN_LENGTH", "3", "ROOM_TELEPHONY_PIN_LENGTH must be at least 4, got 3"),
+    ("APPLICATION_JWT_ALG", "none",
+     "APPLICATION_JWT_ALG must be one of HS256, HS384, HS512, got 'none'"),
+    ("APPLICATION_JWT_EXPIRATION_SECONDS", "abc",
+     "APPLICATION_JWT_EXPIRATION_SECONDS must be an integer, got 'abc'"),
+    ("APPLICATION_CLIENT_ID_LENGTH", "256", "APPLICATION_CLIENT_ID_LENGTH must be at most 255, got 256"),
+    ("TOKEN_RATE_LIMIT", "10/day",
+     "TOKEN_RATE_LIMIT must look like 10/minute (N/second, N/minute, N/hour), got '10/day'"),
+    ("DATABASE_URL", "mysql://root@localhost/meet",
+     "DATABASE_URL must start with sqlite:/// or postgresql://, got 'mysql'"),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "message"), BAD_SETTINGS, ids=[s[0] for s in BAD_SETTINGS])
+def test_a_bad_setting_stops_a_command_in_one_line(cli, existing, name, value, message):
+    before = database_rows()
+    assert_refused(cli("applications", "create", "--name", "X", **{name: value}), 2, message)
+    assert database_rows() == before
+
+
+def test_a_bad_setting_stops_serve_before_it_listens(cli):
+    result = cli("serve", "--port", str(free_port()),
+                 APPLICATION_JWT_SECRET_KEY="k" * 64, APPLICATION_JWT_ALG="none")
+    assert_refused(result, 2, "APPLICATION_JWT_ALG must be one of HS256, HS384, HS512, got 'none'")
+
+
+def test_serve_without_a_signing_key_refuses_to_start(cli, tmp_path):
+    path = tmp_path / "untouched.sqlite3"
+    # A server that started would outlive the timeout: subprocess.run then kills it and raises.
+    result = cli("serve", "--port", str(free_port()), DATABASE_URL=f"sqlite:///{path}")
+    assert_refused(result, 2, NO_KEY)
+    assert not path.exists()  # refused before touching the database
+
+
+# --- serve --demo ------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def server(database_url: str, port: int, logs: pathlib.Path, *args: str):
+    """`serve --port PORT ARGS...` in the background; stopped by its PID whatever happens."""
+    logs.mkdir(parents=True, exist_ok=True)
+    with open(logs / "stdout.txt", "w") as stdout, open(logs / "stderr.txt", "w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "meet_external", "serve", "--port", str(port), *args],
+            cwd=ROOT, env=environment(database_url), stdout=stdout, stderr=stderr,
+        )
+        try:
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+
+def printed_demo(process: subprocess.Popen, logs: pathlib.Path) -> str:
+    """Standard output once the demo instructions are complete (they end with the docs URL)."""
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while time.monotonic() < deadline:
+        text = (logs / "stdout.txt").read_text()
+        if re.search(r"^API docs: \S+/ui/$", text, re.M):
+            return text
+        assert process.poll() is None, (logs / "stderr.txt").read_text()
+        time.sleep(0.05)
+    raise AssertionError(f"no demo instructions after {SERVER_START_SECONDS}s: {text!r}")
+
+
+def wait_until_serving(process: subprocess.Popen, port: int, logs: pathlib.Path) -> None:
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while time.monotonic() < deadline:
+        assert process.poll() is None, (logs / "stderr.txt").read_text()
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"not serving after {SERVER_START_SECONDS}s")
+
+
+def demo_credentials(output: str) -> dict:
+    return dict(re.findall(r"^  (user|client_id|client_secret): +(\S+)$", output, re.M))
+
+
+def demo_commands(output: str) -> tuple:
+    """The printed token request (the curl inside `TOKEN=$(...)`) and the two room commands."""
+    lines = [line.strip() for line in output.replace("\\\n", " ").splitlines()]
+    (token_line,) = [line for line in lines if line.startswith("TOKEN=$(curl ")]
+    token_curl, extract = (part.strip() for part in token_line[len("TOKEN=$("):].split(" | ", 1))
+    assert extract == """python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')"""
+    return token_curl, [line for line in lines if line.startswith("curl ")]
+
+
+def run_curl(command: str, token: str = "") -> requests.Response:
+    """Do what the printed curl command line does (the options the demo uses: -s -X -H -d)."""
+    words = [word.replace("$TOKEN", token) for word in shlex.split(command)]
+    assert words[0] == "curl"
+    method, url, headers, data = None, None, {}, None
+    options = iter(words[1:])
+    for word in options:
+        if word == "-s":
+            continue
+        if word == "-X":
+            method = next(options)
+        elif word == "-H":
+            name, value = next(options).split(":", 1)
+            headers[name.strip()] = value.strip()
+        elif word == "-d":
+            data = next(options)
+        else:
+            assert url is None and not word.startswith("-"), words
+            url = word
+    if data is not None:
+        headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+    return requests.request(method or ("POST" if data is not None else "GET"), url,
+                            headers=headers, data=data, timeout=10)
+
+
+def get_token(output: str) -> str:
+    token_curl, _ = demo_commands(output)
+    response = run_curl(token_curl)
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+def test_serve_demo_prints_commands_that_work(database_url, tmp_path):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/external-api/v1.0"
+    with server(database_url, port, tmp_path, "--demo") as process:
+        output = printed_demo(process, tmp_path)
+        credentials = demo_credentials(output)
+        token_curl, room_curls = demo_commands(output)
+        assert credentials["user"] == "demo@example.com"
+        request_body = {
+            "client_id": credentials["client_id"], "client_secret": credentials["client_secret"],
+            "grant_type": "client_credentials", "scope": "demo@example.com",
+        }
+        assert shlex.split(token_curl) == [
+            "curl", "-s", f"{base}/application/token/", "-H", "Content-Type: application/json",
+            "-d", json.dumps(request_body),
+        ]
+        assert room_curls == [
+            f'curl -s -X POST {base}/rooms -H "Authorization: Bearer $TOKEN"',
+            f'curl -s {base}/rooms -H "Authorization: Bearer $TOKEN"',
+        ]
+        assert output.endswith(f"\nAPI docs: {base}/ui/\n\n")
+        wait_until_serving(process, port, tmp_path)
+
+        token_response = run_curl(token_curl)
+        assert token_response.status_code == 200, token_response.text
+        body = token_response.json()
+        assert (body["token_type"], body["expires_in"], body["scope"]) == (
+            "Bearer", 3600, "rooms:list rooms:retrieve rooms:create")
+
+        created = run_curl(room_curls[0], body["access_token"])
+        assert created.status_code == 201, created.text
+        room = created.json()
+        assert room["access_level"] == "trusted"
+        assert re.fullmatch(r"[a-z]{3}-[a-z]{4}-[a-z]{3}", room["slug"])
+        assert created.headers["Location"].endswith(f"/rooms/{room['id']}")
+
+        listed = run_curl(room_curls[1], body["access_token"])
+        assert listed.status_code == 200, listed.text
+        assert (listed.json()["count"], listed.json()["results"]) == (1, [room])
+    assert process.returncode is not None
+
+    with models.database.connection_context():
+        assert [u.email for u in User.select()] == ["demo@example.com"]
+        assert [a.name for a in Application.select()] == ["Demo application"]
+        assert ServerSetting.select().where(ServerSetting.name == "demo_jwt_secret_key").count() == 1
+
+
+def test_serve_demo_twice_keeps_one_user_one_application_and_the_key(database_url, tmp_path):
+    with server(database_url, free_port(), tmp_path / "first", "--demo") as process:
+        first = demo_credentials(printed_demo(process, tmp_path / "first"))
+    with models.database.connection_context():
+        key = ServerSetting.get(ServerSetting.name == "demo_jwt_secret_key").value
+    counts = row_counts()
+
+    port = free_port()
+    with server(database_url, port, tmp_path / "second", "--demo") as process:
+        output = printed_demo(process, tmp_path / "second")
+        second = demo_credentials(output)
+        wait_until_serving(process, port, tmp_path / "second")
+        token = get_token(output)  # the credentials printed this time work
+
+    assert (second["user"], second["client_id"]) == (first["user"], first["client_id"])
+    assert authenticates(second["client_id"], second["client_secret"])
+    assert row_counts() == counts
+    assert (counts["meet_users"], counts["meet_applications"], counts["meet_server_settings"]) == (1, 1, 1)
+    with models.database.connection_context():
+        assert ServerSetting.get(ServerSetting.name == "demo_jwt_secret_key").value == key
+    # The kept key is the one the second server signs with.
+    claims = jwt.decode(token, key, algorithms=["HS256"], issuer="lasuite-meet")
+    assert claims["client_id"] == first["client_id"]
