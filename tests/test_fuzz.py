@@ -4,7 +4,6 @@ All checks and all phases; the only relaxation is `status_code_conformance` on
 listRooms and createRoom. FUZZ_MAX_EXAMPLES (tox -e fuzz) raises the budget.
 """
 
-import json
 import os
 import re
 import shutil

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import httpx
 
@@ -24,8 +24,8 @@ def free_port() -> int:
 class ServerProcess:
     """Starts the command line's `serve`, waits for /readyz, stops by PID (whole group)."""
 
-    def __init__(self, database_url: str, workers: int = 1, env: Optional[Dict[str, str]] = None,
-                 port: Optional[int] = None, args: List[str] = ()):
+    def __init__(self, database_url: str, workers: int = 1, env: Dict[str, str] | None = None,
+                 port: int | None = None, args: List[str] = ()):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -37,10 +37,10 @@ class ServerProcess:
         }
         self.command = [sys.executable, "-m", "meet_external", "serve", "--port", str(self.port),
                         "--workers", str(workers), *args]
-        self.process: Optional[subprocess.Popen] = None
-        self.log_path: Optional[str] = None
+        self.process: subprocess.Popen | None = None
+        self.log_path: str | None = None
 
-    def start(self, log_path: str, timeout: float = 30) -> "ServerProcess":
+    def start(self, log_path: str, timeout: float = 30) -> ServerProcess:
         self.log_path = log_path
         log = open(log_path, "ab")
         self.process = subprocess.Popen(self.command, env=self.env, stdout=log, stderr=subprocess.STDOUT,
@@ -80,7 +80,7 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             self.kill()
 
-    def __enter__(self) -> "ServerProcess":
+    def __enter__(self) -> ServerProcess:
         return self
 
     def __exit__(self, *exc) -> None:
