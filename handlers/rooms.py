@@ -1,7 +1,10 @@
 """Rooms: list, create and retrieve the delegated user's rooms."""
 
-from meet_external.context import page_links, request_url, room_url, services
+from meet_external import audit
+from meet_external.context import client_address, header, page_links, request_url, room_url, services
+from meet_external.idempotency import HEADER, body_fingerprint, idempotency_key
 from models import Room
+from models.idempotency import create_room_once
 from models.rooms import rooms_page
 
 
@@ -18,10 +21,19 @@ def list_rooms(token_info: dict, page: int = 1, page_size: int = 20):
 
 
 def create_room(token_info: dict, body=None):
-    """A new trusted room owned by the user; the body carries nothing to set."""
+    """A new trusted room owned by the user; a repeated Idempotency-Key gets the first room again."""
     principal = token_info["principal"]
-    room = Room.create_for(principal.user_id, principal.client_id, services().room_policy)
-    return room.as_body(services().room_policy), 201, {"Location": room_url(room.id)}
+    policy = services().room_policy
+    key = idempotency_key(header(HEADER))
+    if key is None:
+        room, created = Room.create_for(principal.user_id, principal.client_id, policy), True
+    else:
+        room, created = create_room_once(principal.user_id, principal.client_id, key,
+                                         body_fingerprint(body), policy)
+    if created:
+        audit.record("room.created", client_id=principal.client_id, user_id=principal.user_id,
+                     room_id=room.id, client_address=client_address())
+    return room.as_body(policy), 201, {"Location": room_url(room.id)}
 
 
 def retrieve_room(token_info: dict, id: str):  # noqa: A002 - the file names the parameter `id`

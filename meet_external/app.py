@@ -28,6 +28,7 @@ from .config import Config
 from .context import EXTENSION, Services
 from .errors import error_handler
 from .http import BodyLimit, PathAliases, Routes, TrustedProxies, VerbatimFile
+from .oauth_clients import OAuthClientRequests
 from .security import bearer_handler_class
 from .tokens import TokenSigner
 from .validation import VALIDATOR_MAP
@@ -121,6 +122,8 @@ def create_app(config: Config) -> connexion.FlaskApp:
     app.add_middleware(TrustedProxies, MiddlewarePosition.BEFORE_SWAGGER, proxies=config.trusted_proxies)
     app.add_middleware(BodyLimit, MiddlewarePosition.BEFORE_SWAGGER, limit=config.max_body_bytes)
     app.add_middleware(PathAliases, MiddlewarePosition.BEFORE_SWAGGER, routes=routes)
+    app.add_middleware(OAuthClientRequests, MiddlewarePosition.BEFORE_SWAGGER,
+                       token_paths=(f"{base_path}/application/token/",))
     # Connexion serves openapi.json and .yaml re-rendered with $refs inlined; the
     # .yaml is replaced by the file itself, byte for byte.
     app.add_middleware(VerbatimFile, MiddlewarePosition.BEFORE_SWAGGER,

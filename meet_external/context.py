@@ -40,3 +40,7 @@ def room_url(room_id) -> str:
 
 def client_address() -> str:
     return flask.request.remote_addr
+
+
+def header(name: str) -> str | None:
+    return flask.request.headers.get(name)

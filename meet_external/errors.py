@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 
 from models import NotFound
 from models.db import DatabaseUnavailable
+from models.idempotency import IdempotencyInProgress, IdempotencyMismatch
 from models.rooms import RoomAllocationFailed
 
 logger = logging.getLogger("meet_external.errors")
@@ -68,6 +69,11 @@ def as_api_error(exc: Exception) -> ApiError:
                         headers={"Retry-After": "5"})
     if isinstance(exc, RoomAllocationFailed):
         return ApiError(503, "Could not allocate a unique room slug or PIN; try again.",
+                        headers={"Retry-After": "1"})
+    if isinstance(exc, IdempotencyMismatch):
+        return ApiError(422, "This Idempotency-Key was used with a different request body.")
+    if isinstance(exc, IdempotencyInProgress):
+        return ApiError(409, "A request with this Idempotency-Key is still in progress; retry later.",
                         headers={"Retry-After": "1"})
     if isinstance(exc, ProblemException):
         # Connexion's own problems (routing, media type): keep the status, not the prose.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from models import Application, User
+from models.throttle import FailureBrake
 from models.users import InvalidEmail, email_domain, validated_email
 
 from . import audit
@@ -17,8 +18,8 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 class TokenDenied(ApiError):
     """A refused token request; the reason goes to the audit log, never to the client."""
 
-    def __init__(self, status: int, message: str, reason: str):
-        super().__init__(status, message, headers=NO_STORE)
+    def __init__(self, status: int, message: str, reason: str, headers: dict | None = None):
+        super().__init__(status, message, headers={**NO_STORE, **(headers or {})})
         self.reason = reason
 
 
@@ -27,12 +28,18 @@ def grant_token(
 ) -> dict:
     """Check the credentials and the delegated user; return the token response body."""
     client_id = request["client_id"]
+    brake = FailureBrake(config.token_rate_limit.attempts, config.token_rate_limit.window_seconds)
     try:
+        wait = brake.retry_after(client_address, client_id)
+        if wait is not None:
+            raise TokenDenied(429, "Too many requests.", "rate_limited", {"Retry-After": str(wait)})
         application = _authorized_application(request)
         user = _delegated_user(application, request["scope"], config)
     except TokenDenied as denied:
         audit.record("token.denied", client_id=client_id, reason=denied.reason,
                      client_address=client_address)
+        if denied.status == 401:
+            brake.record_failure(client_address, client_id)
         raise
     token = signer.mint(application.client_id, str(user.id), application.scopes)
     audit.record("token.issued", client_id=client_id, user_id=user.id,

@@ -3,12 +3,15 @@
 from .applications import Application, ApplicationDomain
 from .base import NotFound
 from .db import bind, database
+from .idempotency import IdempotencyRecord
 from .rooms import Room, RoomAccess, RoomCreation
 from .settings import ServerSetting
+from .throttle import TokenFailureWindow
 from .users import User
 
 ALL_MODELS = (
     User, Application, ApplicationDomain, Room, RoomAccess, RoomCreation, ServerSetting,
+    IdempotencyRecord, TokenFailureWindow,
 )
 
 
@@ -19,6 +22,6 @@ def create_tables() -> None:
 
 
 __all__ = [
-    "ALL_MODELS", "Application", "ApplicationDomain", "NotFound", "Room", "RoomAccess",
-    "RoomCreation", "ServerSetting", "User", "bind", "create_tables", "database",
+    "ALL_MODELS", "Application", "ApplicationDomain", "IdempotencyRecord", "NotFound", "Room", "RoomAccess",
+    "RoomCreation", "ServerSetting", "TokenFailureWindow", "User", "bind", "create_tables", "database",
 ]

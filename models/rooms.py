@@ -6,7 +6,7 @@ import dataclasses
 import secrets
 import string
 import uuid
-from typing import List, Tuple
+from typing import Callable, List, Tuple
 
 import peewee
 
@@ -98,8 +98,13 @@ class Room(BaseModel):
         return room
 
     @classmethod
-    def create_for(cls, user_id, client_id: str, policy: RoomPolicy) -> Room:
-        """A trusted room owned by the user, with its audit record, all or nothing."""
+    def create_for(cls, user_id, client_id: str, policy: RoomPolicy,
+                   also: Callable[[Room], None] | None = None) -> Room:
+        """A trusted room owned by the user, with its audit record, all or nothing.
+
+        `also` runs inside the same transaction (the idempotency record is
+        finished there, so a stored room and its replay record never disagree).
+        """
         for _ in range(CREATE_ATTEMPTS):
             try:
                 with write_transaction():
@@ -111,6 +116,8 @@ class Room(BaseModel):
                         room=room, user=user_id, role="owner", room_created_at=room.created_at
                     )
                     RoomCreation.create(room=room, user=user_id, client_id=client_id)
+                    if also is not None:
+                        also(room)
                 return room
             except peewee.IntegrityError:
                 continue
