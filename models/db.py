@@ -100,11 +100,12 @@ def _is_lock_timeout(exc: Exception) -> bool:
 
 
 def _discard_connection() -> None:
-    """Drop a connection that failed so the pool does not hand it out again."""
+    """Drop a failed connection, and the idle ones that likely died with it."""
     try:
         database.manual_close()
     except Exception:  # the connection is already broken; nothing to save
         pass
+    database.close_idle()
 
 
 def ping() -> None:
