@@ -255,7 +255,7 @@ def cmd_users_set_active(args, config: Config) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description="Meet External API server.")
+    parser = _OneLineErrors(prog=PROG, description="Meet External API server.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="create missing tables and serve the API")
@@ -308,6 +308,13 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("email", metavar="EMAIL")
         sub.set_defaults(run=cmd_users_set_active, active=active)
     return parser
+
+
+class _OneLineErrors(argparse.ArgumentParser):
+    """Usage errors in one line, like every other refusal of this command (`--help` has the rest)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def _positive_int(value: str) -> int:

@@ -215,38 +215,39 @@ def test_create_application_honours_the_configured_lengths(cli):
 # --- applications list / activate / deactivate ---------------------------------------
 
 
-def test_list_applications_never_shows_a_secret(cli):
+def test_list_applications_when_there_are_none(cli):
     assert succeeded(cli("applications", "list")) == ""
-    assert json.loads(succeeded(cli("applications", "list", "--json"))) == []
-    first = create_application(cli, name="First app")
-    second = create_application(cli, "--scope", "rooms:retrieve", "--domain", "b.org",
-                                "--domain", "a.org", name="Second")
-    application(second["client_id"]).set_active(False)
+    assert succeeded(cli("applications", "list", "--json")) == "[]\n"
+
+
+def test_list_applications_never_shows_a_secret(cli, make_application):
+    first = make_application(name="First app")
+    second = make_application(scopes=["rooms:retrieve"], domains=["b.org", "a.org"], active=False,
+                              name="Second")
 
     text = succeeded(cli("applications", "list"))
     listed = succeeded(cli("applications", "list", "--json"))
 
     assert text == (
-        f"{first['client_id']}  active    rooms:list rooms:retrieve rooms:create  domains=-  First app\n"
-        f"{second['client_id']}  inactive  rooms:retrieve  domains=a.org,b.org  Second\n"
+        f"{first.client_id}  active    rooms:list rooms:retrieve rooms:create  domains=-  First app\n"
+        f"{second.client_id}  inactive  rooms:retrieve  domains=a.org,b.org  Second\n"
     )
     assert json.loads(listed) == [
-        {"client_id": first["client_id"], "name": "First app", "scopes": ALL_SCOPES,
+        {"client_id": first.client_id, "name": "First app", "scopes": ALL_SCOPES,
          "domains": [], "active": True},
-        {"client_id": second["client_id"], "name": "Second", "scopes": ["rooms:retrieve"],
+        {"client_id": second.client_id, "name": "Second", "scopes": ["rooms:retrieve"],
          "domains": ["a.org", "b.org"], "active": False},
     ]
-    for secret in (first["client_secret"], second["client_secret"]):
+    for secret in (first.client_secret, second.client_secret):
         for output in (text, listed):
             assert secret not in output
             assert hash_secret(secret) not in output
 
 
-def test_deactivate_and_activate_an_application(cli):
-    client_id = create_application(cli)["client_id"]
+def test_deactivate_and_activate_an_application(cli, credentials):
+    client_id = credentials.client_id
     assert succeeded(cli("applications", "deactivate", client_id)) == f"{client_id} deactivated\n"
     assert application(client_id).is_active is False
-    assert json.loads(succeeded(cli("applications", "list", "--json")))[0]["active"] is False
     assert succeeded(cli("applications", "activate", client_id)) == f"{client_id} activated\n"
     assert application(client_id).is_active is True
 
@@ -254,9 +255,8 @@ def test_deactivate_and_activate_an_application(cli):
 # --- applications rotate-secret ----------------------------------------------------------
 
 
-def test_rotate_secret_json_replaces_the_old_secret(cli):
-    created = create_application(cli)
-    client_id, old = created["client_id"], created["client_secret"]
+def test_rotate_secret_json_replaces_the_old_secret(cli, credentials):
+    client_id, old = credentials.client_id, credentials.client_secret
     rotated = json.loads(succeeded(cli("applications", "rotate-secret", client_id, "--json")))
     assert list(rotated) == ["client_id", "client_secret"]
     assert rotated["client_id"] == client_id
@@ -268,21 +268,20 @@ def test_rotate_secret_json_replaces_the_old_secret(cli):
     assert row_counts()["meet_applications"] == 1
 
 
-def test_rotate_secret_prints_the_new_secret(cli):
-    created = create_application(cli)
-    output = succeeded(cli("applications", "rotate-secret", created["client_id"]))
+def test_rotate_secret_prints_the_new_secret(cli, credentials):
+    output = succeeded(cli("applications", "rotate-secret", credentials.client_id))
     (new,) = re.fullmatch(
         r"client_secret: (\w{128})\n"
         r"The old secret no longer works; the new one is shown this once\.\n", output).groups()
-    assert authenticates(created["client_id"], new)
-    assert not authenticates(created["client_id"], created["client_secret"])
+    assert authenticates(credentials.client_id, new)
+    assert not authenticates(credentials.client_id, credentials.client_secret)
 
 
 # --- applications add-domain / remove-domain ----------------------------------------------
 
 
-def test_add_and_remove_domains(cli):
-    client_id = create_application(cli)["client_id"]
+def test_add_and_remove_domains(cli, credentials):
+    client_id = credentials.client_id
 
     def domain(action: str, name: str) -> str:
         return succeeded(cli("applications", action, client_id, name))
@@ -292,7 +291,6 @@ def test_add_and_remove_domains(cli):
     assert domain("add-domain", "example.com") == f"{client_id} domains: example.com, other.org\n"
     assert domains_of(client_id) == ["example.com", "other.org"]
     assert domain("remove-domain", "EXAMPLE.com") == f"{client_id} domains: other.org\n"
-    assert domain("remove-domain", "never-added.org") == f"{client_id} domains: other.org\n"
     assert domain("remove-domain", "other.org") == f"{client_id} domains: (any)\n"
     assert domains_of(client_id) == []
 
@@ -327,17 +325,18 @@ def test_an_email_that_exists_in_another_case_is_refused(cli):
     assert database_rows() == before
 
 
-def test_list_users(cli):
+def test_list_users(cli, make_user):
     assert succeeded(cli("users", "list")) == ""
-    assert json.loads(succeeded(cli("users", "list", "--json"))) == []
-    alice = json.loads(succeeded(cli("users", "create", "--email", "alice@example.com", "--json")))
-    bob = json.loads(succeeded(
-        cli("users", "create", "--email", "bob@example.com", "--inactive", "--json")))
+    assert succeeded(cli("users", "list", "--json")) == "[]\n"
+    alice, bob = make_user("alice@example.com"), make_user("Bob@Example.com", active=False)
     assert succeeded(cli("users", "list")) == (
-        f"{alice['id']}  active    alice@example.com\n"
-        f"{bob['id']}  inactive  bob@example.com\n"
+        f"{alice.id}  active    alice@example.com\n"
+        f"{bob.id}  inactive  Bob@Example.com\n"
     )
-    assert json.loads(succeeded(cli("users", "list", "--json"))) == [alice, bob]
+    assert json.loads(succeeded(cli("users", "list", "--json"))) == [
+        {"id": str(alice.id), "email": "alice@example.com", "active": True},
+        {"id": str(bob.id), "email": "Bob@Example.com", "active": False},
+    ]
 
 
 def test_deactivate_and_activate_a_user_by_email_in_any_case(cli, make_user):
@@ -365,7 +364,6 @@ BAD_INPUT = [
     (["applications", "create", "--name", "n" * 256],
      f"--name must be 1 to 255 printable characters, got '{'n' * 256}'"),
     (["applications", "activate", "no-such-client"], "no application with client_id 'no-such-client'"),
-    (["applications", "deactivate", "no-such-client"], "no application with client_id 'no-such-client'"),
     (["applications", "rotate-secret", "no-such-client", "--json"],
      "no application with client_id 'no-such-client'"),
     (["applications", "add-domain", "no-such-client", "ok.org"],
@@ -400,9 +398,6 @@ BAD_SETTINGS = [
      "APPLICATION_JWT_ALG must be one of HS256, HS384, HS512, got 'none'"),
     ("APPLICATION_JWT_EXPIRATION_SECONDS", "abc",
      "APPLICATION_JWT_EXPIRATION_SECONDS must be an integer, got 'abc'"),
-    ("APPLICATION_CLIENT_ID_LENGTH", "256", "APPLICATION_CLIENT_ID_LENGTH must be at most 255, got 256"),
-    ("TOKEN_RATE_LIMIT", "10/day",
-     "TOKEN_RATE_LIMIT must look like 10/minute (N/second, N/minute, N/hour), got '10/day'"),
     ("DATABASE_URL", "mysql://root@localhost/meet",
      "DATABASE_URL must start with sqlite:/// or postgresql://, got 'mysql'"),
 ]
@@ -592,3 +587,16 @@ def test_serve_demo_twice_keeps_one_user_one_application_and_the_key(database_ur
     # The kept key is the one the second server signs with.
     claims = jwt.decode(token, key, algorithms=["HS256"], issuer="lasuite-meet")
     assert claims["client_id"] == first["client_id"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("applications", "create"),
+     "meet-external applications create: the following arguments are required: --name"
+     " (see meet-external applications create --help)"),
+    (("users", "frob"),
+     "meet-external users: argument ACTION: invalid choice: 'frob' (choose from 'create', 'list',"
+     " 'activate', 'deactivate') (see meet-external users --help)"),
+])
+def test_usage_errors_are_one_line(cli, args, message):
+    result = cli(*args)
+    assert (result.returncode, result.stdout, result.stderr) == (2, "", message + "\n")
