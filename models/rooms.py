@@ -11,7 +11,7 @@ from typing import Callable, List, Tuple
 import peewee
 
 from .base import BaseModel, NotFound, utcnow
-from .db import write_transaction
+from .db import database, write_transaction
 from .users import User
 
 ROLES = ("owner", "administrator", "member")
@@ -112,9 +112,7 @@ class Room(BaseModel):
                         slug=new_slug(),
                         pin_code=new_pin(policy.pin_length) if policy.telephony_enabled else None,
                     )
-                    RoomAccess.create(
-                        room=room, user=user_id, role="owner", room_created_at=room.created_at
-                    )
+                    RoomAccess.grant(room, user_id, "owner")
                     RoomCreation.create(room=room, user=user_id, client_id=client_id)
                     if also is not None:
                         also(room)
@@ -138,6 +136,14 @@ class RoomAccess(BaseModel):
             (("user", "room_created_at", "room"), False),
         )
 
+    @classmethod
+    def grant(cls, room: Room, user_id, role: str) -> RoomAccess:
+        """Give a user a role in a room, and count it in the user's room_count (same transaction)."""
+        with database.atomic():
+            access = cls.create(room=room, user=user_id, role=role, room_created_at=room.created_at)
+            User.update(room_count=User.room_count + 1).where(User.id == user_id).execute()
+        return access
+
 
 class RoomCreation(BaseModel):
     """The audit record of a room made through the API: which application, for whom."""
@@ -151,17 +157,29 @@ class RoomCreation(BaseModel):
 
 
 def rooms_page(user_id, page: int, page_size: int) -> Tuple[int, List[Room]]:
-    """The user's total room count and one page of rooms, newest first."""
-    count = RoomAccess.select().where(RoomAccess.user == user_id).count()
+    """The user's room count and one page of rooms, newest first (creation time, then id).
+
+    The page's ids come from the covering index (user, room_created_at, room)
+    alone, and only those rooms are read. A page in the second half is read
+    from the oldest end, so OFFSET never walks more than half the user's rooms.
+    """
+    count = User.select(User.room_count).where(User.id == user_id).scalar() or 0
     offset = (page - 1) * page_size
     if offset >= count:
         return count, []
+    limit = min(page_size, count - offset)
+    from_oldest = offset > count // 2
+    order = (RoomAccess.room_created_at, RoomAccess.room)
+    page_ids = (
+        RoomAccess.select(RoomAccess.room, RoomAccess.room_created_at)
+        .where(RoomAccess.user == user_id)
+        .order_by(*(order if from_oldest else [column.desc() for column in order]))
+        .offset(count - offset - limit if from_oldest else offset)
+        .limit(limit)
+    )
     rooms = list(
         Room.select(Room.id, Room.slug, Room.access_level, Room.pin_code)
-        .join(RoomAccess)
-        .where(RoomAccess.user == user_id)
-        .order_by(RoomAccess.room_created_at.desc(), RoomAccess.room.desc())
-        .offset(offset)
-        .limit(page_size)
+        .join(page_ids, on=(Room.id == page_ids.c.room_id))
+        .order_by(page_ids.c.room_created_at.desc(), Room.id.desc())
     )
     return count, rooms

@@ -165,7 +165,7 @@ def test_list_shows_the_users_rooms_of_any_role_and_no_other(client, auth, user,
     shared = room_of_someone_else(make_user)
     third = make_user("third@example.com")
     with models.database.connection_context():
-        RoomAccess.create(room=shared, user=user.id, role=role, room_created_at=shared.created_at)
+        RoomAccess.grant(shared, user.id, role)
         Room.create_for(third.id, "other-client", RoomPolicy())
     body = client.get(ROOMS_URL, headers=auth).json()
     assert body["count"] == 1
@@ -218,3 +218,25 @@ def test_retrieve_someone_elses_room_is_the_same_404(client, auth, make_user):
     response = client.get(f"{ROOMS_URL}/{theirs.id}", headers=auth)
     assert response.status_code == 404
     assert response.json() == {"detail": "Not found."}
+
+
+def test_pages_of_every_size_concatenate_to_the_newest_first_order(client, auth, make_rooms):
+    newest_first = [room["id"] for room in reversed(make_rooms(11))]
+    for page_size in range(1, 12):
+        seen = []
+        for page in range(1, -(-11 // page_size) + 1):
+            body = client.get(ROOMS_URL, headers=auth, params={"page": page, "page_size": page_size}).json()
+            assert body["count"] == 11
+            seen += [room["id"] for room in body["results"]]
+        assert seen == newest_first, page_size
+
+
+def test_room_count_follows_every_access_granted(user, make_user):
+    other = make_user("owner@example.com")
+    with models.database.connection_context():
+        mine = [Room.create_for(user.id, "c", RoomPolicy()) for _ in range(3)]
+        theirs = Room.create_for(other.id, "c", RoomPolicy())
+        RoomAccess.grant(theirs, user.id, "member")
+        counts = {u.email: u.room_count for u in models.User.select()}
+    assert len(mine) == 3
+    assert counts == {"alice@example.com": 4, "owner@example.com": 1}
