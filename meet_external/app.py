@@ -112,9 +112,9 @@ def create_app(config: Config) -> connexion.FlaskApp:
     )
     _add_probes(app)
     routes = Routes(base_path, {path: list(item) for path, item in spec["paths"].items()})
-    probes = Routes("", {"/healthz": ["GET"], "/readyz": ["GET"]})
+    token_path = f"{base_path}/application/token/"
     handle_exception = error_handler(
-        lambda path: routes.allowed_methods(path) or probes.allowed_methods(path)
+        routes.allowed_methods, token_paths=(token_path, token_path.rstrip("/"))
     )
     for exception_class in (Exception, HTTPException, ProblemException):
         app.add_error_handler(exception_class, handle_exception)
@@ -123,7 +123,7 @@ def create_app(config: Config) -> connexion.FlaskApp:
     app.add_middleware(BodyLimit, MiddlewarePosition.BEFORE_SWAGGER, limit=config.max_body_bytes)
     app.add_middleware(PathAliases, MiddlewarePosition.BEFORE_SWAGGER, routes=routes)
     app.add_middleware(OAuthClientRequests, MiddlewarePosition.BEFORE_SWAGGER,
-                       token_paths=(f"{base_path}/application/token/",))
+                       token_paths=(token_path,))
     # Connexion serves openapi.json and .yaml re-rendered with $refs inlined; the
     # .yaml is replaced by the file itself, byte for byte.
     app.add_middleware(VerbatimFile, MiddlewarePosition.BEFORE_SWAGGER,

@@ -72,6 +72,8 @@ def _print_json(value) -> None:
 
 
 def cmd_init_db(args, config: Config) -> None:
+    # Also a repair: accesses changed outside the API leave room counts stale.
+    models.recount_rooms()
     print(f"tables ready in {_safe_url(config.database_url)}")
 
 

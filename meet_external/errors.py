@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Callable, Dict, Iterable, List, Mapping
+from typing import Callable, Collection, Dict, Iterable, List, Mapping
 
 from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionResponse
@@ -17,7 +17,8 @@ from models.rooms import RoomAllocationFailed
 
 logger = logging.getLogger("meet_external.errors")
 
-TOKEN_PATH_SUFFIXES = ("/application/token/", "/application/token")
+# Outside the file's paths the app serves only documents and probes.
+READ_ONLY_METHODS = ("GET", "HEAD")
 GENERIC_MESSAGES = {
     400: "Bad request.",
     401: "Authentication credentials were not provided.",
@@ -86,9 +87,9 @@ def as_api_error(exc: Exception) -> ApiError:
     return ApiError(500, GENERIC_MESSAGES[500])
 
 
-def error_body(path: str, error: ApiError) -> dict:
+def error_body(error: ApiError, oauth: bool) -> dict:
     """The token endpoint speaks OAuth (`error`); every other route speaks `detail`."""
-    if path.endswith(TOKEN_PATH_SUFFIXES):
+    if oauth:
         return {"error": error.message}
     body = {"detail": error.message}
     if error.errors:
@@ -96,18 +97,8 @@ def error_body(path: str, error: ApiError) -> dict:
     return body
 
 
-def json_error_response(path: str, exc: Exception) -> ConnexionResponse:
-    error = as_api_error(exc)
-    return ConnexionResponse(
-        status_code=error.status,
-        mimetype="application/json",
-        content_type="application/json",
-        body=json.dumps(error_body(path, error)).encode(),
-        headers=error.headers,
-    )
-
-
-def error_handler(allowed_methods: Callable[[str], Iterable[str]]) -> Callable:
+def error_handler(allowed_methods: Callable[[str], Iterable[str]],
+                  token_paths: Collection[str]) -> Callable:
     """The Connexion error handler: one mapping for every status and exception.
 
     Starlette's 405 lists only the first matching route's methods; the
@@ -118,7 +109,13 @@ def error_handler(allowed_methods: Callable[[str], Iterable[str]]) -> Callable:
         path = request.url.path
         error = as_api_error(exc)
         if error.status == 405:
-            error.headers["Allow"] = ", ".join(allowed_methods(path))
-        return json_error_response(path, error)
+            error.headers["Allow"] = ", ".join(allowed_methods(path) or READ_ONLY_METHODS)
+        return ConnexionResponse(
+            status_code=error.status,
+            mimetype="application/json",
+            content_type="application/json",
+            body=json.dumps(error_body(error, oauth=path in token_paths)).encode(),
+            headers=error.headers,
+        )
 
     return handle_exception

@@ -76,7 +76,9 @@ class OAuthClientRequests:
         headers = Headers(scope=scope)
         content_type = headers.get("content-type", "").split(";")[0].strip().lower()
         basic = basic_credentials(headers.get("authorization", ""))
-        if content_type != FORM and basic is None:
+        is_json = content_type in ("", "application/json")
+        if not (content_type == FORM or (basic is not None and is_json)):
+            # Other media types go on untouched: request validation answers 415.
             await self.app(scope, receive, send)
             return
         raw = await _read_body(receive)

@@ -6,7 +6,7 @@ import contextlib
 import urllib.parse
 
 import peewee
-from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
+from playhouse.pool import MaxConnectionsExceeded, PooledPostgresqlDatabase, PooledSqliteDatabase
 
 database = peewee.DatabaseProxy()
 
@@ -82,7 +82,7 @@ def connection():
     """Borrow a pooled connection for the current thread, mapping outages."""
     try:
         database.connect(reuse_if_open=True)
-    except (peewee.OperationalError, peewee.InterfaceError) as exc:
+    except (peewee.OperationalError, peewee.InterfaceError, MaxConnectionsExceeded) as exc:
         raise DatabaseUnavailable(str(exc)) from exc
     try:
         yield

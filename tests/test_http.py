@@ -15,7 +15,8 @@ def assert_json_error(response, status, body):
     assert response.json() == body
 
 
-@pytest.mark.parametrize("path", ["/nope", f"{API}/nope", f"{API}/rooms/a/b", "/external-api/v2.0/rooms"])
+@pytest.mark.parametrize("path", ["/nope", f"{API}/nope", f"{API}/rooms/a/b", "/external-api/v2.0/rooms",
+                                  "/external-api/v2.0/application/token", f"{TOKEN_URL}x"])
 def test_unknown_paths_are_404_json(client, path):
     assert_json_error(client.get(path), 404, {"detail": "Not found."})
 
@@ -28,6 +29,7 @@ def test_unknown_paths_are_404_json(client, path):
     ("GET", TOKEN_URL, "POST", "error"),
     ("GET", TOKEN_URL.rstrip("/"), "POST", "error"),
     ("POST", "/healthz", "GET, HEAD", "detail"),
+    ("POST", f"{API}/openapi.yaml", "GET, HEAD", "detail"),
 ])
 def test_wrong_method_is_405_with_the_full_allow(client, method, path, allow, key):
     response = client.request(method, path)

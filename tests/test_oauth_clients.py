@@ -82,8 +82,12 @@ def test_form_fields_are_validated_like_json(client, credentials, user):
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "multipart/form-data; boundary=x", "application/xml"])
-def test_other_content_types_are_415(client, content_type):
-    response = client.post(TOKEN_URL, content=b"x", headers={"Content-Type": content_type})
+@pytest.mark.parametrize("with_basic", [False, True])
+def test_other_content_types_are_415(client, credentials, content_type, with_basic):
+    headers = {"Content-Type": content_type}
+    if with_basic:
+        headers["Authorization"] = basic(credentials.client_id, credentials.client_secret)
+    response = client.post(TOKEN_URL, content=b"{}", headers=headers)
     assert response.status_code == 415
     assert response.json() == {"error": "Unsupported media type."}
 
