@@ -11,14 +11,18 @@ logger = logging.getLogger("meet_external.audit")
 FIELDS = ("client_id", "user_id", "room_id", "client_address", "reason")
 
 
+class _AuditLines(logging.StreamHandler):
+    """The one stderr handler of the audit log."""
+
+
 def configure() -> None:
-    """Send audit lines to stderr as they are, whatever the root logger does."""
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+    """Send audit lines to stderr as they are, once, whatever the root logger does."""
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    if not any(isinstance(handler, _AuditLines) for handler in logger.handlers):
+        handler = _AuditLines(sys.stderr)
         handler.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
 
 
 def record(event: str, **fields) -> None:

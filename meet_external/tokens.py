@@ -65,13 +65,29 @@ class TokenSigner:
             except jwt.InvalidSignatureError:
                 continue
             except jwt.ExpiredSignatureError:
-                raise unauthorized("Token expired.") from None
+                # PyJWT reads "123" or true as a time; RFC 7519 says a NumericDate is a number.
+                raise unauthorized(INVALID_TOKEN if _malformed_times(_unverified(token))
+                                   else "Token expired.") from None
             except jwt.InvalidTokenError:
                 raise unauthorized(INVALID_TOKEN) from None
         else:
+            raise unauthorized(INVALID_TOKEN)
+        if _malformed_times(claims):
             raise unauthorized(INVALID_TOKEN)
         if not claims.get("user_id") or not claims.get("client_id"):
             raise unauthorized("Invalid token claims.")
         if claims.get("delegated") is not True:
             raise unauthorized("Invalid token type.")
         return claims
+
+
+def _unverified(token: str) -> dict:
+    """The payload of a token whose signature was already checked."""
+    return jwt.decode(token, options={"verify_signature": False})
+
+
+def _malformed_times(claims: dict) -> bool:
+    return any(
+        name in claims and (isinstance(claims[name], bool) or not isinstance(claims[name], (int, float)))
+        for name in ("exp", "nbf", "iat")
+    )

@@ -117,10 +117,11 @@ class Application(BaseModel):
     def find(cls, client_id: str) -> Application | None:
         """The application with this client_id, if any.
 
-        No client_id holds a NUL character, and PostgreSQL refuses one in a
-        query, so such a value is answered here rather than by the database.
+        No client_id holds a NUL character or a lone surrogate (valid JSON
+        escapes both), and the database drivers refuse them in a query, so such
+        a value is answered here rather than by the database.
         """
-        if "\x00" in client_id:
+        if "\x00" in client_id or not _encodable(client_id):
             return None
         return cls.get_or_none(cls.client_id == client_id)
 
@@ -178,6 +179,14 @@ class ApplicationDomain(BaseModel):
     class Meta:
         table_name = "meet_application_domains"
         indexes = ((("application", "domain"), True),)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def random_string(length: int) -> str:

@@ -13,6 +13,18 @@ database = peewee.DatabaseProxy()
 # Connections are handed between a2wsgi's and anyio's worker threads, so the
 # pool (not one thread) owns them; a waiting request gives up after this long.
 POOL_WAIT_SECONDS = 10
+# A server that stops answering (a partition, not a refusal) must become a
+# 503 within seconds, not hold a request thread until the kernel gives up.
+# Any of these can be overridden in DATABASE_URL's query string.
+POSTGRES_CONNECTION_DEFAULTS = {
+    "connect_timeout": 5,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 15000,
+    "options": "-c statement_timeout=15000",
+}
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
     "busy_timeout": 10000,
@@ -46,8 +58,7 @@ def make_database(url: str) -> peewee.Database:
         max_connections=32,
         stale_timeout=300,
         timeout=POOL_WAIT_SECONDS,
-        connect_timeout=5,
-        **dict(urllib.parse.parse_qsl(parsed.query)),
+        **{**POSTGRES_CONNECTION_DEFAULTS, **dict(urllib.parse.parse_qsl(parsed.query))},
     )
 
 

@@ -182,6 +182,13 @@ def test_list_shows_the_users_rooms_of_any_role_and_no_other(client, auth, user,
     ("page_size=0", "page_size", "Ensure this value is greater than or equal to 1."),
     ("page_size=101", "page_size", "Ensure this value is less than or equal to 100."),
     ("page_size=x", "page_size", "A valid integer is required."),
+    ("page_size=" + "9" * 30, "page_size", "Ensure this value is less than or equal to 100."),
+    ("page=1_000", "page", "A valid integer is required."),
+    ("page=%2B5", "page", "A valid integer is required."),
+    ("page=%205", "page", "A valid integer is required."),
+    ("page=%D9%A3", "page", "A valid integer is required."),
+    ("page=", "page", "A valid integer is required."),
+    ("page=1&page=x", "page", "A valid integer is required."),
 ])
 def test_bad_pagination_is_400(client, auth, query, field, message):
     response = client.get(f"{ROOMS_URL}?{query}", headers=auth)

@@ -1,0 +1,107 @@
+"""Concurrent creates against a real server: nothing lost, nothing twice (CONTRACT §5, §8.6).
+
+8 clients create 200 rooms at once, each with its own token from the server,
+against `serve` and `serve --workers 2`, on the run's database (SQLite or
+PostgreSQL). Every 201 must be listed afterwards, exactly once, with its own
+slug and PIN; no request may fail.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+import models
+from models import Room, RoomAccess, RoomCreation
+
+from .support.constants import ROOMS_URL, TOKEN_URL
+from .support.server import ServerProcess
+
+CLIENTS = 8
+ROOMS = 200
+PIN_LENGTH = 10
+# SQLite's busy handler can hold a writer for a while under load: generous, but bounded.
+TIMEOUT = httpx.Timeout(30.0)
+# A new connection per request, so that with --workers 2 the kernel spreads them over both workers.
+NO_KEEPALIVE = httpx.Limits(max_keepalive_connections=0)
+SLUG = re.compile(r"^[a-z]{3}-[a-z]{4}-[a-z]{3}$")
+
+
+def fetch_token(http: httpx.Client, credentials, email: str) -> str:
+    response = http.post(TOKEN_URL, json=credentials.token_request(email))
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+def list_every_room(http: httpx.Client, token: str, expected_count: int) -> list:
+    """All of the user's rooms, page by page (page_size=100), following `next`."""
+    headers = {"Authorization": f"Bearer {token}"}
+    url = f"{ROOMS_URL}?page_size=100"
+    rooms = []
+    for _ in range(expected_count // 100 + 2):  # bounded: one page more than needed
+        response = http.get(url, headers=headers)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        assert page["count"] == expected_count
+        rooms += page["results"]
+        if page["next"] is None:
+            return rooms
+        url = page["next"]
+    pytest.fail(f"more pages than {expected_count} rooms need")
+
+
+def create_concurrently(server: ServerProcess, credentials, email: str) -> list:
+    """CLIENTS threads, each with its own token, creating ROOMS rooms together."""
+    barrier = threading.Barrier(CLIENTS, timeout=60)
+
+    def one_client(_index: int) -> list:
+        with httpx.Client(base_url=server.url, timeout=TIMEOUT, limits=NO_KEEPALIVE) as http:
+            headers = {"Authorization": f"Bearer {fetch_token(http, credentials, email)}"}
+            barrier.wait()  # everyone starts at once
+            return [http.post(ROOMS_URL, headers=headers) for _ in range(ROOMS // CLIENTS)]
+
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        return [response for batch in pool.map(one_client, range(CLIENTS)) for response in batch]
+
+
+@pytest.mark.parametrize("workers", [1, 2], ids=["one-worker", "two-workers"])
+def test_concurrent_creates_are_each_stored_and_listed_once(database_url, tmp_path, credentials,
+                                                            user, workers):
+    env = {"ROOM_TELEPHONY_ENABLED": "true", "ROOM_TELEPHONY_PIN_LENGTH": str(PIN_LENGTH)}
+    with ServerProcess(database_url, workers=workers, env=env) as server:
+        server.start(str(tmp_path / "server.log"))
+        responses = create_concurrently(server, credentials, user.email)
+        with httpx.Client(base_url=server.url, timeout=TIMEOUT) as http:
+            listed = list_every_room(http, fetch_token(http, credentials, user.email), ROOMS)
+        log = server.log()
+
+    statuses = collections.Counter(response.status_code for response in responses)
+    assert statuses == {201: ROOMS}, f"{statuses}: {[r.text for r in responses if r.status_code != 201][:5]}"
+    created = {body["id"]: body for body in (response.json() for response in responses)}
+    assert len(created) == ROOMS, "two 201 answers carry the same room id"
+
+    # Every 201 is listed, once, exactly as it was answered.
+    assert len(listed) == ROOMS
+    assert {room["id"]: room for room in listed} == created
+
+    slugs = [room["slug"] for room in listed]
+    pins = [room["telephony"]["pin_code"] for room in listed]
+    assert all(SLUG.match(slug) for slug in slugs)
+    assert all(re.fullmatch(rf"\d{{{PIN_LENGTH}}}", pin) for pin in pins)
+    assert len(set(slugs)) == ROOMS, "a slug was given twice"
+    assert len(set(pins)) == ROOMS, "a PIN was given twice"
+
+    # Nothing beyond the 201s was written: one owner access and one audit record per room.
+    with models.database.connection_context():
+        assert Room.select().count() == ROOMS
+        assert RoomAccess.select().where(RoomAccess.role == "owner").count() == ROOMS
+        assert RoomCreation.select().count() == ROOMS
+    assert "Traceback" not in log
+    audited = [json.loads(line) for line in log.splitlines() if '"room.created"' in line]
+    assert sorted(event["room_id"] for event in audited) == sorted(created)
