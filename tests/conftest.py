@@ -51,13 +51,23 @@ def config(base_config) -> Config:
     return base_config
 
 
-@pytest.fixture
-def make_client(base_config):
-    """A test client for an app built with some settings changed."""
+@pytest.fixture(scope="session")
+def app_cache():
+    """Apps are stateless but the database: one per configuration serves the whole run."""
+    return {}
 
-    def build(client_address=("127.0.0.1", 50000), **overrides):
-        app = create_app(dataclasses.replace(base_config, **overrides))
-        return app.test_client(client=client_address)
+
+@pytest.fixture
+def make_client(base_config, app_cache):
+    """A test client for an app built with some settings changed (`fresh` skips the cache)."""
+
+    def build(client_address=("127.0.0.1", 50000), fresh=False, **overrides):
+        config = dataclasses.replace(base_config, **overrides)
+        if fresh:
+            return create_app(config).test_client(client=client_address)
+        if config not in app_cache:
+            app_cache[config] = create_app(config)
+        return app_cache[config].test_client(client=client_address)
 
     return build
 

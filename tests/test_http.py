@@ -73,7 +73,7 @@ def test_unexpected_errors_are_500_json_without_details(make_client, auth, monke
         raise RuntimeError("secret internals: SELECT * FROM meet_users")
 
     monkeypatch.setitem(meet_external.app.OPERATIONS, "listRooms", broken)
-    with make_client() as client:
+    with make_client(fresh=True) as client:
         response = client.get(ROOMS_URL, headers=auth)
     assert_json_error(response, 500, {"detail": "Internal server error."})
 
@@ -85,7 +85,7 @@ def test_probes(client):
 
 def test_unreachable_database_is_503_and_not_ready(make_client, tmp_path):
     missing = f"sqlite:///{tmp_path / 'no-such-dir' / 'x.sqlite3'}"
-    with make_client(database_url=missing) as client:
+    with make_client(database_url=missing, fresh=True) as client:
         assert client.get("/healthz").status_code == 200
         detail = {"detail": "Service temporarily unavailable: the database cannot be reached."}
         assert_json_error(client.get("/readyz"), 503, detail)
