@@ -11,11 +11,11 @@ from models.rooms import rooms_page
 def list_rooms(token_info: dict, page: int = 1, page_size: int = 20):
     """One page of the user's rooms, newest first."""
     principal = token_info["principal"]
-    count, rooms = rooms_page(principal.user_id, page, page_size)
+    rooms = rooms_page(principal.user_id, principal.room_count, page, page_size)
     policy = services().room_policy
     return {
-        "count": count,
-        **page_links(request_url(), page, page_size, count),
+        "count": principal.room_count,
+        **page_links(request_url(), page, page_size, principal.room_count),
         "results": [room.as_body(policy) for room in rooms],
     }, 200
 

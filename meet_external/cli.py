@@ -97,6 +97,7 @@ def cmd_serve(args, config: Config) -> None:
         lifespan="on",  # with "auto", a failed start is swallowed and every request gets 500
         proxy_headers=False,  # forwarded headers are honoured only from TRUSTED_PROXIES
         server_header=False,
+        access_log=False,  # the audit log records what matters; a line per request costs ~80 µs
         log_level="info",
     )
 

@@ -121,7 +121,7 @@ class Application(BaseModel):
         escapes both), and the database drivers refuse them in a query, so such
         a value is answered here rather than by the database.
         """
-        if "\x00" in client_id or not _encodable(client_id):
+        if not could_be_client_id(client_id):
             return None
         return cls.get_or_none(cls.client_id == client_id)
 
@@ -181,7 +181,10 @@ class ApplicationDomain(BaseModel):
         indexes = ((("application", "domain"), True),)
 
 
-def _encodable(text: str) -> bool:
+def could_be_client_id(text: str) -> bool:
+    """False for text no client_id holds and a driver would refuse (NUL, lone surrogates)."""
+    if "\x00" in text:
+        return False
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

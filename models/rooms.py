@@ -6,12 +6,13 @@ import dataclasses
 import secrets
 import string
 import uuid
-from typing import Callable, List, Tuple
+from typing import Callable, List, NamedTuple
 
 import peewee
 
 from .base import BaseModel, NotFound, utcnow
-from .db import database, write_transaction
+from .db import write_transaction
+from .prepared import Prepared
 from .users import User
 
 ROLES = ("owner", "administrator", "member")
@@ -67,35 +68,19 @@ class Room(BaseModel):
         table_name = "meet_rooms"
 
     def as_body(self, policy: RoomPolicy) -> dict:
-        body = {"id": str(self.id), "slug": self.slug, "access_level": self.access_level}
-        if policy.base_url:
-            body["url"] = f"{policy.base_url}/{self.slug}"
-        if policy.telephony_enabled:
-            telephony = {"enabled": True}
-            if self.pin_code:
-                telephony["pin_code"] = self.pin_code
-            if policy.phone_number:
-                telephony["phone_number"] = policy.phone_number
-            telephony["default_country"] = policy.default_country
-            body["telephony"] = telephony
-        return body
+        return RoomView(self.id, self.slug, self.access_level, self.pin_code).as_body(policy)
 
     @classmethod
-    def visible_to(cls, user_id, room_id: str) -> Room:
+    def visible_to(cls, user_id, room_id: str) -> RoomView:
         """The room if the user has any access to it; NotFound otherwise, whatever the reason."""
         try:
             room_uuid = uuid.UUID(room_id)
         except (ValueError, AttributeError, TypeError):
             raise NotFound(room_id) from None
-        room = (
-            cls.select()
-            .join(RoomAccess)
-            .where((cls.id == room_uuid) & (RoomAccess.user == user_id))
-            .first()
-        )
-        if room is None:
+        rows = _VISIBLE_ROOM.rows(Room.id.db_value(room_uuid), RoomAccess.user.db_value(user_id))
+        if not rows:
             raise NotFound(room_id)
-        return room
+        return RoomView.from_row(rows[0])
 
     @classmethod
     def create_for(cls, user_id, client_id: str, policy: RoomPolicy,
@@ -112,10 +97,10 @@ class Room(BaseModel):
                         slug=new_slug(),
                         pin_code=new_pin(policy.pin_length) if policy.telephony_enabled else None,
                     )
-                    RoomAccess.grant(room, user_id, "owner")
                     RoomCreation.create(room=room, user=user_id, client_id=client_id)
                     if also is not None:
                         also(room)
+                    RoomAccess.grant(room, user_id, "owner")
                 return room
             except peewee.IntegrityError:
                 continue
@@ -138,10 +123,13 @@ class RoomAccess(BaseModel):
 
     @classmethod
     def grant(cls, room: Room, user_id, role: str) -> RoomAccess:
-        """Give a user a role in a room, and count it in the user's room_count (same transaction)."""
-        with database.atomic():
-            access = cls.create(room=room, user=user_id, role=role, room_created_at=room.created_at)
-            User.update(room_count=User.room_count + 1).where(User.id == user_id).execute()
+        """Give a user a role in a room, and count it in the user's room_count.
+
+        Call it inside the transaction that makes the room. On PostgreSQL the
+        counter's row lock is held until commit, so it is taken last.
+        """
+        access = cls.create(room=room, user=user_id, role=role, room_created_at=room.created_at)
+        User.update(room_count=User.room_count + 1).where(User.id == user_id).execute()
         return access
 
 
@@ -156,30 +144,80 @@ class RoomCreation(BaseModel):
         table_name = "meet_room_creations"
 
 
-def rooms_page(user_id, page: int, page_size: int) -> Tuple[int, List[Room]]:
-    """The user's room count and one page of rooms, newest first (creation time, then id).
+class RoomView(NamedTuple):
+    """A room as read for display: what its public body needs, nothing more."""
 
-    The page's ids come from the covering index (user, room_created_at, room)
-    alone, and only those rooms are read. A page in the second half is read
-    from the oldest end, so OFFSET never walks more than half the user's rooms.
+    id: uuid.UUID
+    slug: str
+    access_level: str
+    pin_code: str | None
+
+    @classmethod
+    def from_row(cls, row: tuple) -> RoomView:
+        room_id, slug, access_level, pin_code = row
+        return cls(room_id if isinstance(room_id, uuid.UUID) else uuid.UUID(room_id),
+                   slug, access_level, pin_code)
+
+    def as_body(self, policy: RoomPolicy) -> dict:
+        body = {"id": str(self.id), "slug": self.slug, "access_level": self.access_level}
+        if policy.base_url:
+            body["url"] = f"{policy.base_url}/{self.slug}"
+        if policy.telephony_enabled:
+            telephony = {"enabled": True}
+            if self.pin_code:
+                telephony["pin_code"] = self.pin_code
+            if policy.phone_number:
+                telephony["phone_number"] = policy.phone_number
+            telephony["default_country"] = policy.default_country
+            body["telephony"] = telephony
+        return body
+
+
+_ROOM_COLUMNS = (Room.id, Room.slug, Room.access_level, Room.pin_code)
+_ANY_UUID = uuid.UUID(int=0)
+
+_VISIBLE_ROOM = Prepared(lambda: (
+    Room.select(*_ROOM_COLUMNS).join(RoomAccess)
+    .where((Room.id == _ANY_UUID) & (RoomAccess.user == _ANY_UUID))
+))
+
+
+def _page_query(from_oldest: bool) -> Prepared:
+    """One page of a user's rooms: ids from the covering index, then only those rooms."""
+
+    def build():
+        order = (RoomAccess.room_created_at, RoomAccess.room)
+        page_ids = (
+            RoomAccess.select(RoomAccess.room, RoomAccess.room_created_at)
+            .where(RoomAccess.user == _ANY_UUID)
+            .order_by(*(order if from_oldest else [column.desc() for column in order]))
+            .limit(1).offset(1)
+        )
+        return (
+            Room.select(*_ROOM_COLUMNS)
+            .join(page_ids, on=(Room.id == page_ids.c.room_id))
+            .order_by(page_ids.c.room_created_at.desc(), Room.id.desc())
+        )
+
+    return Prepared(build)
+
+
+_NEWEST_FIRST, _OLDEST_FIRST = _page_query(False), _page_query(True)
+
+
+def rooms_page(user_id, room_count: int, page: int, page_size: int) -> List[RoomView]:
+    """One page of the user's `room_count` rooms, newest first (creation time, then id).
+
+    A page in the second half is read from the oldest end, so OFFSET never
+    walks more than half the user's rooms.
     """
-    count = User.select(User.room_count).where(User.id == user_id).scalar() or 0
     offset = (page - 1) * page_size
-    if offset >= count:
-        return count, []
-    limit = min(page_size, count - offset)
-    from_oldest = offset > count // 2
-    order = (RoomAccess.room_created_at, RoomAccess.room)
-    page_ids = (
-        RoomAccess.select(RoomAccess.room, RoomAccess.room_created_at)
-        .where(RoomAccess.user == user_id)
-        .order_by(*(order if from_oldest else [column.desc() for column in order]))
-        .offset(count - offset - limit if from_oldest else offset)
-        .limit(limit)
-    )
-    rooms = list(
-        Room.select(Room.id, Room.slug, Room.access_level, Room.pin_code)
-        .join(page_ids, on=(Room.id == page_ids.c.room_id))
-        .order_by(page_ids.c.room_created_at.desc(), Room.id.desc())
-    )
-    return count, rooms
+    if offset >= room_count:
+        return []
+    limit = min(page_size, room_count - offset)
+    user = RoomAccess.user.db_value(user_id)
+    if offset > room_count // 2:
+        rows = _OLDEST_FIRST.rows(user, limit, room_count - offset - limit)
+    else:
+        rows = _NEWEST_FIRST.rows(user, limit, offset)
+    return [RoomView.from_row(row) for row in rows]
