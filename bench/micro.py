@@ -1,0 +1,267 @@
+#!/usr/bin/env python3
+"""Per-request costs in process: whole requests through the app, then the parts.
+
+    python bench/micro.py [--db sqlite|postgresql] [--n 300]
+
+Seeds a fresh database like bench/run.py (and removes it afterwards), builds the app
+with `create_app`, and reports per call: CPU time of this process
+(`time.process_time`, so other load on the machine matters little), wall time, the SQL
+statements run through Peewee and the wall time spent inside the driver for them
+(SQLite's engine runs in process; PostgreSQL's is a round trip). Measured:
+  * whole requests through the ASGI app, called directly from an event loop (no sockets,
+    no HTTP parsing, no client; every middleware, validation, a2wsgi's thread hop, Flask
+    and the handler), with `/healthz` as the cost of the stack around the API;
+  * the parts: JWT verify, the principal's database checks, a pooled connection's
+    checkout and return, the list's page query, the page body, JSON.
+The parts are found by what they call, not by copies of their queries, so the numbers
+follow the code as it changes. Output is for people; nothing here is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path[:0] = [str(BENCH.parent), str(BENCH)]
+
+import run as harness  # noqa: E402
+import seed  # noqa: E402
+
+
+class DriverClock:
+    """Counts statements and the wall time inside the driver, by wrapping Peewee's cursor call."""
+
+    def __init__(self, db):
+        self.statements = 0
+        self.seconds = 0.0
+        original = db._execute_cursor
+
+        def timed(sql, params, **options):
+            start = time.perf_counter()
+            try:
+                return original(sql, params, **options)
+            finally:
+                self.seconds += time.perf_counter() - start
+                self.statements += 1
+
+        db._execute_cursor = timed
+
+
+class AsgiDriver:
+    """Calls an ASGI app directly from one event loop: no sockets, no HTTP parsing, no client."""
+
+    def __init__(self, app):
+        import asyncio
+
+        self.app = app
+        self.loop = asyncio.new_event_loop()
+        self.startup = self.loop.create_future()
+        self.shutdown = asyncio.Event()
+        self.lifespan = self.loop.create_task(self._lifespan())
+        self.loop.run_until_complete(self.startup)
+
+    async def _lifespan(self):
+        events = iter([{"type": "lifespan.startup"}])
+
+        async def receive():
+            try:
+                return next(events)
+            except StopIteration:
+                await self.shutdown.wait()
+                return {"type": "lifespan.shutdown"}
+
+        async def send(message):
+            if message["type"].startswith("lifespan.startup") and not self.startup.done():
+                self.startup.set_result(message["type"])
+
+        await self.app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
+
+    def close(self):
+        self.shutdown.set()
+        self.loop.run_until_complete(self.lifespan)
+        self.loop.close()
+
+    async def request(self, method: str, target: str, headers=(), body: bytes = b""):
+        path, _, query = target.partition("?")
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+            "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": query.encode(),
+            "root_path": "", "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 8000),
+            "headers": [(b"host", b"127.0.0.1:8000"), (b"content-length", str(len(body)).encode())]
+            + [(k.lower().encode(), v.encode()) for k, v in dict(headers).items()],
+            "state": {},
+        }
+        delivered = False
+        status = []
+
+        async def receive():
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await self.shutdown.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message):
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+
+        await self.app(scope, receive, send)
+        return status[0]
+
+    def call(self, *args, **kwargs) -> int:
+        return self.loop.run_until_complete(self.request(*args, **kwargs))
+
+
+def measure(fn, n: int, clock: DriverClock) -> dict:
+    for _ in range(min(20, n)):
+        fn()
+    statements, driver = clock.statements, clock.seconds
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(n):
+        fn()
+    return {
+        "cpu_us": (time.process_time() - cpu) / n * 1e6,
+        "wall_us": (time.perf_counter() - wall) / n * 1e6,
+        "statements": (clock.statements - statements) / n,
+        "driver_us": (clock.seconds - driver) / n * 1e6,
+        "n": n,
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--n", type=int, default=300)
+    parser.add_argument("--pg-url", default=harness.DEFAULT_PG_ADMIN_URL)
+    parser.add_argument("--only", default="",
+                        help="measure only the lines whose name holds this text (e.g. to run the"
+                             " list many times under `py-spy record --gil -- python bench/micro.py`)")
+    args = parser.parse_args(argv)
+    n = args.n
+
+    with harness.Database(args.db, args.pg_url) as db:
+        env = {**os.environ, "DATABASE_URL": db.url, "APPLICATION_JWT_SECRET_KEY": "k" * 48}
+        subprocess.run([*harness.meet_external(), "init-db"], env=env, check=True,
+                       capture_output=True, cwd=tempfile.gettempdir())
+        seeded = seed.seed(db.url)
+        os.environ.update(env)
+
+        import models
+        from meet_external.app import create_app
+        from meet_external.config import Config
+        from meet_external.pagination import page_links
+        from meet_external.security import load_principal
+        from meet_external.tokens import TokenSigner
+        from models import Room
+        from models.db import connection
+        from models.rooms import RoomPolicy, rooms_page
+
+        config = Config.from_env()
+        app = create_app(config)
+        clock = DriverClock(models.database.obj)
+        results = {}
+        base = "/external-api/v1.0"
+        token_body = harness.token_body(seeded)
+        driver = AsgiDriver(app)
+        json_type = {"Content-Type": "application/json"}
+        try:
+            tokens = {}
+            for who in ("small", "big", "writer"):
+                body = json.dumps({**json.loads(token_body), "scope": seeded["emails"][who]}).encode()
+                status = driver.call("POST", f"{base}/application/token/", json_type, body)
+                assert status == 200, status
+            # The driver does not keep bodies; the tokens come from the signer instead.
+            from meet_external.tokens import TokenSigner as _Signer
+            from models import Application, User
+
+            application = Application.get(Application.client_id == seeded["client_id"])
+            for who in ("small", "big", "writer"):
+                user = User.get(User.email == seeded["emails"][who])
+                tokens[who] = _Signer(config).mint(application.client_id, str(user.id),
+                                                   application.scopes)
+            auth = {k: {"Authorization": f"Bearer {v}"} for k, v in tokens.items()}
+            room = seeded["rooms"]["big"][0]
+            requests = [
+                ("GET /healthz (stack around the API)", n, ("GET", "/healthz")),
+                ("POST token", n, ("POST", f"{base}/application/token/", json_type,
+                                   token_body.encode())),
+                ("GET list, 10-room user", n, ("GET", f"{base}/rooms?page=1&page_size=20",
+                                               auth["small"])),
+                ("GET list, 100k user, page 1", max(10, n // 5),
+                 ("GET", f"{base}/rooms?page=1&page_size=20", auth["big"])),
+                ("GET list, 100k user, page 5000", max(5, n // 20),
+                 ("GET", f"{base}/rooms?page=5000&page_size=20", auth["big"])),
+                ("GET retrieve", n, ("GET", f"{base}/rooms/{room}", auth["big"])),
+                ("POST create", n, ("POST", f"{base}/rooms", {**auth["writer"], **json_type}, b"{}")),
+            ]
+            for name, count, request in requests:
+                if args.only not in name:
+                    continue
+                status = driver.call(*request)
+                if status not in (200, 201):
+                    print(f"{name}: HTTP {status}, skipped", file=sys.stderr)
+                    continue
+                results[name] = measure(lambda request=request: driver.call(*request), count, clock)
+        finally:
+            driver.close()
+
+        signer = TokenSigner(config)
+        claims = signer.verify(tokens["small"])
+        small, big = seeded["users"]["small"], seeded["users"]["big"]
+        policy = RoomPolicy.from_config(config)
+
+        def with_conn(fn):
+            def run():
+                with connection():
+                    return fn()
+            return run
+
+        parts = [
+            ("part: TokenSigner.verify (PyJWT)", n * 3, lambda: signer.verify(tokens["small"])),
+            ("part: load_principal (user + application checks)", n, lambda: load_principal(claims)),
+            ("part: connection() checkout + return, nothing run", n * 3, with_conn(lambda: None)),
+            ("part: rooms_page, 10-room user", n, with_conn(lambda: rooms_page(small, 1, 20))),
+            ("part: rooms_page, 100k user, page 1", max(10, n // 5),
+             with_conn(lambda: rooms_page(big, 1, 20))),
+            ("part: rooms_page, 100k user, page 5000", max(5, n // 20),
+             with_conn(lambda: rooms_page(big, 5000, 20))),
+            ("part: Room.visible_to (retrieve)", n, with_conn(lambda: Room.visible_to(big, room))),
+        ]
+        for name, count, call in parts:
+            if args.only in name:
+                results[name] = measure(call, count, clock)
+        with connection():
+            count, rooms = rooms_page(big, 1, 20)
+        url = f"http://127.0.0.1{base}/rooms"
+
+        def body():
+            return {"count": count, **page_links(url, 1, 20, count),
+                    "results": [r.as_body(policy) for r in rooms]}
+
+        page = body()
+        if args.only in "part: page body, json.dumps":
+            results["part: page body (20 x as_body + page_links)"] = measure(body, n * 3, clock)
+            results["part: json.dumps of a 20-room page"] = measure(lambda: json.dumps(page), n * 3,
+                                                                    clock)
+        if hasattr(models.database.obj, "close_all"):
+            models.database.obj.close_all()
+
+    width = max(map(len, results), default=10)
+    print(f"\nper call, {args.db}, in process, mean of n calls after a warm-up")
+    print(f"  {'':<{width}}  {'CPU µs':>8}  {'wall µs':>8}  {'SQL':>4}  {'in driver µs':>12}  {'n':>5}")
+    for name, r in results.items():
+        print(f"  {name:<{width}}  {r['cpu_us']:8.0f}  {r['wall_us']:8.0f}  {r['statements']:4.1f}"
+              f"  {r['driver_us']:12.0f}  {r['n']:5d}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,3 @@
+-- GET /rooms/{id} (the id is in the URL) with the bearer token in BENCH_TOKEN.
+wrk.method = "GET"
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("BENCH_TOKEN")

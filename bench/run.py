@@ -1,0 +1,943 @@
+#!/usr/bin/env python3
+"""The benchmark harness of issue 5: one command, every number.
+
+    python bench/run.py [--db sqlite|postgresql|both] [--duration S] [--quick]
+                        [--profile SCENARIO]... [--profile-connections N]
+
+For each database it makes a fresh one (a SQLite file in a temporary directory, or a
+`meet_bench_<random>` database on PostgreSQL, dropped afterwards), creates the tables
+with `meet-external init-db`, bulk-seeds it (bench/seed.py), starts
+`meet-external serve --workers 2` on a free port of 127.0.0.1, and drives load at it
+with wrk (bench/*.lua). In the same run it drives the list load at a plain-Flask
+floor (bench/floor_app.py under gunicorn, 2 sync workers). It prints one markdown table
+and writes everything to bench/results/<timestamp>.json.
+
+Every process it starts is stopped by PID in `finally` blocks, also on Ctrl-C.
+All traffic goes to 127.0.0.1. It installs nothing: wrk must be on PATH (see README).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import os
+import platform
+import re
+import resource
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Dict, List
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+RESULTS = BENCH / "results"
+API = "/external-api/v1.0"
+HOST = "127.0.0.1"
+DEFAULT_PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432"
+
+# The reference implementation's numbers (issue 5: Django + DRF, 2 sync workers,
+# PostgreSQL, 8 connections, same machine kind), and the issue's multipliers.
+REFERENCE = {
+    "token": {"rps": 3.7, "target_x": 100},
+    "list_small": {"rps": 47, "p99_ms": 217, "target_x": 10},
+    "list_big_first": {"rps": 47, "p99_ms": 217, "target_x": 10},
+    "list_big_last": {"rps": 47, "p99_ms": 217, "target_x": 10},
+    "retrieve": {"rps": 86, "p99_ms": 121, "target_x": 10},
+    "create": {"rps": 48, "p99_ms": 218, "target_x": 5},
+}
+
+# Direct connections only: a proxy from the environment must never see this traffic.
+_HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class BenchError(Exception):
+    """Something the run cannot go on without; the message says what."""
+
+
+# --- processes -----------------------------------------------------------------
+
+
+class Processes:
+    """Every process this run starts, so that each can be stopped by its PID."""
+
+    def __init__(self) -> None:
+        self.started: List[subprocess.Popen] = []
+
+    def start(self, argv: List[str], *, env: Dict[str, str], log: Path | None = None,
+              new_session: bool = True, **kwargs) -> subprocess.Popen:
+        out = open(log, "ab") if log else subprocess.DEVNULL
+        try:
+            # Servers get their own session: a Ctrl-C in the terminal reaches only this
+            # harness, which then stops them in order.
+            proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=new_session,
+                                    **kwargs)
+        finally:
+            if log:
+                out.close()
+        self.started.append(proc)
+        return proc
+
+    def stop(self, proc: subprocess.Popen, children: List[int] = (), grace: float = 15.0) -> None:
+        """SIGTERM the process, wait, then SIGKILL it and any of its recorded children left."""
+        if proc.poll() is None:
+            try:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 5
+        for pid in children:
+            while _alive(pid) and _parent_of(pid) in (proc.pid, 1) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if _alive(pid) and _parent_of(pid) in (proc.pid, 1):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        if proc in self.started:
+            self.started.remove(proc)
+
+    def stop_all(self) -> None:
+        for proc in list(reversed(self.started)):
+            self.stop(proc)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def children_of(pid: int) -> List[int]:
+    """PIDs whose parent is `pid` (from /proc, no psutil needed)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and _parent_of(int(entry.name)) == pid:
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        return ""
+
+
+def worker_pids(parent: int) -> List[int]:
+    """uvicorn's or gunicorn's workers: the parent's children but multiprocessing's resource tracker."""
+    return [pid for pid in children_of(parent) if "resource_tracker" not in cmdline(pid)]
+
+
+def rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one process so far (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def machine_cpu() -> Dict[str, float]:
+    """Busy and stolen CPU seconds of the whole machine so far (/proc/stat)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    tick = os.sysconf("SC_CLK_TCK")
+    user, nice, system, idle, iowait, irq, softirq, steal = (values + [0] * 8)[:8]
+    return {"busy": (user + nice + system + irq + softirq) / tick, "steal": steal / tick}
+
+
+def quiesce(pids: List[int], limit: float = 120.0) -> float:
+    """Wait until the workers are idle (requests a finished load left in flight are done)."""
+    started = time.monotonic()
+    while pids and time.monotonic() - started < limit:
+        before = sum(cpu_seconds(p) for p in pids)
+        time.sleep(0.3)
+        if sum(cpu_seconds(p) for p in pids) - before < 0.3 * 0.1:
+            break
+    return round(time.monotonic() - started, 2)
+
+
+def postgres_backends(database: str) -> List[int]:
+    """PIDs of the PostgreSQL backends serving `database` (their titles name it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            title = cmdline(int(entry.name))
+            if title.startswith("postgres:") and f" {database} " in title:
+                found.append(int(entry.name))
+    return found
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def meet_external() -> List[str]:
+    """The console script next to this interpreter (not a pyenv shim: no extra exec hops)."""
+    beside = Path(sys.executable).parent / "meet-external"
+    if beside.exists():
+        return [str(beside)]
+    exe = shutil.which("meet-external")
+    return [exe] if exe else [sys.executable, "-m", "meet_external"]
+
+
+def log_tail(log: Path, lines: int = 25) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+# --- HTTP ----------------------------------------------------------------------------
+
+
+def http(method: str, url: str, body: bytes | None = None,
+         headers: Dict[str, str] | None = None, timeout: float = 10.0):
+    """(status, headers, parsed JSON or None) for one request."""
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with _HTTP.open(request, timeout=timeout) as response:
+            status, head, raw = response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as exc:
+        status, head, raw = exc.code, dict(exc.headers), exc.read()
+    try:
+        data = json.loads(raw) if raw else None
+    except ValueError:
+        data = raw[:200].decode(errors="replace")
+    return status, head, data
+
+
+def wait_healthy(proc: subprocess.Popen, url: str, log: Path, started: float,
+                 timeout: float = 90.0) -> float:
+    """Seconds from `started` to the first 200 from `url`."""
+    while time.monotonic() - started < timeout:
+        if proc.poll() is not None:
+            raise BenchError(f"server exited with {proc.returncode} before answering:\n{log_tail(log)}")
+        try:
+            with _HTTP.open(url, timeout=1) as response:
+                if response.status == 200:
+                    return time.monotonic() - started
+        except (OSError, urllib.error.URLError):
+            pass
+        time.sleep(0.01)
+    raise BenchError(f"no answer from {url} after {timeout:.0f} s:\n{log_tail(log)}")
+
+
+# --- wrk ---------------------------------------------------------------------------
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text.strip())
+    if not match:
+        raise ValueError(text)
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def parse_wrk(output: str) -> Dict[str, object]:
+    """req/s, latency percentiles (ms), request and error counts from `wrk --latency`."""
+    result: Dict[str, object] = {}
+    match = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    result["rps"] = float(match.group(1)) if match else None
+    for pct, value in re.findall(r"^\s+(50|75|90|99)%\s+(\S+)\s*$", output, re.M):
+        result[f"p{pct}_ms"] = round(_ms(value), 3)
+    match = re.search(r"Latency\s+(\S+)\s+(\S+)\s+(\S+)", output)
+    if match:
+        result["avg_ms"] = round(_ms(match.group(1)), 3)
+        result["max_ms"] = round(_ms(match.group(3)), 3)
+    match = re.search(r"(\d+) requests in ([\d.]+\w+)", output)
+    result["requests"] = int(match.group(1)) if match else 0
+    match = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    result["non_2xx"] = int(match.group(1)) if match else 0
+    match = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    result["socket_errors"] = sum(map(int, match.groups())) if match else 0
+    return result
+
+
+class Wrk:
+    def __init__(self, processes: Processes, exe: str):
+        self.processes = processes
+        self.exe = exe
+        self.server_pids: List[int] = []  # whose CPU is accounted and awaited around each run
+        self.database = ""  # a PostgreSQL database whose backends are accounted the same way
+
+    def _backends(self) -> List[int]:
+        return postgres_backends(self.database) if self.database else []
+
+    def run(self, url: str, script: str, seconds: float, connections: int, threads: int,
+            env: Dict[str, str]) -> Dict[str, object]:
+        argv = [self.exe, f"-t{min(threads, connections)}", f"-c{connections}",
+                f"-d{max(1, int(round(seconds)))}s", "--timeout", "10s", "--latency",
+                "-s", str(BENCH / script), url]
+        # Requests a finished run left in flight (in the workers or in the database) end first.
+        idle_wait = quiesce(self.server_pids + self._backends())
+        servers_before = sum(cpu_seconds(p) for p in self.server_pids)
+        db_before = {p: cpu_seconds(p) for p in self._backends()}
+        children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        machine_before, wall_before = machine_cpu(), time.monotonic()
+        # wrk's output is parsed, so it is started here with a pipe, but tracked the same way.
+        proc = subprocess.Popen(argv, env={**os.environ, **env}, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
+        self.processes.started.append(proc)
+        try:
+            output, _ = proc.communicate(timeout=seconds + 60)
+        finally:
+            self.processes.stop(proc, grace=2)
+        wall = time.monotonic() - wall_before
+        machine_after = machine_cpu()
+        children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if proc.returncode != 0:
+            raise BenchError(f"wrk failed ({proc.returncode}): {output.strip()[:500]}")
+        result = parse_wrk(output)
+        servers = sum(cpu_seconds(p) for p in self.server_pids) - servers_before
+        db_after = {p: cpu_seconds(p) for p in self._backends()}
+        db_cpu = sum(max(0.0, db_after.get(p, db_before.get(p, 0.0)) - db_before.get(p, 0.0))
+                     for p in set(db_before) | set(db_after))
+        wrk_cpu = (children_after.ru_utime + children_after.ru_stime
+                   - children_before.ru_utime - children_before.ru_stime)
+        busy = machine_after["busy"] - machine_before["busy"]
+        # Cores in use on average while the load ran: the server's workers, the PostgreSQL
+        # backends of the bench database, wrk itself, and everything else (other users of
+        # the machine), plus CPU stolen by the hypervisor.
+        result["cpu_cores"] = {
+            "server": round(servers / wall, 2), "db": round(db_cpu / wall, 2),
+            "wrk": round(wrk_cpu / wall, 2),
+            "rest": round(max(0.0, busy - servers - db_cpu - wrk_cpu) / wall, 2),
+            "steal": round((machine_after["steal"] - machine_before["steal"]) / wall, 2),
+        }
+        result.update(connections=connections, threads=min(threads, connections),
+                      seconds=seconds, waited_for_idle_s=idle_wait, raw=output)
+        return result
+
+
+# --- scenarios -------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Scenario:
+    name: str
+    label: str
+    script: str
+    path: str
+    env: Dict[str, str]
+    check: object  # callable(base_url) -> None, raising BenchError
+
+
+def token_body(seeded: dict, who: str = "small") -> str:
+    return json.dumps({"client_id": seeded["client_id"], "client_secret": seeded["client_secret"],
+                       "grant_type": "client_credentials", "scope": seeded["emails"][who]})
+
+
+def get_token(base: str, seeded: dict, who: str) -> str:
+    status, _, data = http("POST", f"{base}/application/token/", token_body(seeded, who).encode(),
+                           {"Content-Type": "application/json"})
+    if status != 200 or not isinstance(data, dict) or "access_token" not in data:
+        raise BenchError(f"token for {who}: HTTP {status} {data!r}")
+    return data["access_token"]
+
+
+def expect(condition: bool, what: str) -> None:
+    if not condition:
+        raise BenchError(what)
+
+
+def scenarios(base: str, seeded: dict, tokens: Dict[str, str]) -> List[Scenario]:
+    auth = {k: {"Authorization": f"Bearer {v}"} for k, v in tokens.items()}
+    room = seeded["rooms"]["big"][0]
+
+    def check_token(url):
+        status, head, data = http("POST", url, token_body(seeded).encode(),
+                                  {"Content-Type": "application/json"})
+        expect(status == 200 and "access_token" in (data or {}), f"token: HTTP {status} {data!r}")
+
+    def check_list(count, size, last=False):
+        def check(url):
+            status, _, data = http("GET", url, headers=auth["small" if count == 10 else "big"])
+            expect(status == 200, f"list: HTTP {status} {data!r}")
+            expect(data["count"] == count and len(data["results"]) == size,
+                   f"list: count {data.get('count')} results {len(data.get('results', []))},"
+                   f" expected {count} and {size}")
+            if last:
+                expect(data["next"] is None, f"list: last page has next {data['next']!r}")
+        return check
+
+    def check_retrieve(url):
+        status, _, data = http("GET", url, headers=auth["big"])
+        expect(status == 200 and data.get("id") == room, f"retrieve: HTTP {status} {data!r}")
+
+    def check_create(url):
+        status, head, data = http("POST", url, b"{}",
+                                  {**auth["writer"], "Content-Type": "application/json"})
+        expect(status == 201 and "id" in (data or {}), f"create: HTTP {status} {data!r}")
+
+    big_pages = 100_000 // 20
+    return [
+        Scenario("token", "token (POST /application/token/)", "token.lua",
+                 "/application/token/", {"BENCH_BODY": token_body(seeded)}, check_token),
+        Scenario("list_small", "list, 10-room user, page 1", "list.lua",
+                 "/rooms?page=1&page_size=20", {"BENCH_TOKEN": tokens["small"]},
+                 check_list(10, 10)),
+        Scenario("list_big_first", "list, 100k-room user, page 1", "list.lua",
+                 "/rooms?page=1&page_size=20", {"BENCH_TOKEN": tokens["big"]},
+                 check_list(100_000, 20)),
+        Scenario("list_big_last", f"list, 100k-room user, page {big_pages} (last)", "list.lua",
+                 f"/rooms?page={big_pages}&page_size=20", {"BENCH_TOKEN": tokens["big"]},
+                 check_list(100_000, 20, last=True)),
+        Scenario("retrieve", "retrieve (GET /rooms/{id}, 100k-room user)", "retrieve.lua",
+                 f"/rooms/{room}", {"BENCH_TOKEN": tokens["big"]}, check_retrieve),
+        Scenario("create", "create (POST /rooms {})", "create.lua", "/rooms",
+                 {"BENCH_TOKEN": tokens["writer"]}, check_create),
+    ]
+
+
+# --- one database -------------------------------------------------------------------------
+
+
+class Database:
+    """A fresh, empty database for one run; removed afterwards."""
+
+    def __init__(self, kind: str, pg_admin_url: str):
+        self.kind = kind
+        self.pg_admin_url = pg_admin_url.rstrip("/")
+        self.tmpdir: str | None = None
+        self.pg_name: str | None = None
+        self.url = ""
+        self.server_version = ""
+
+    def __enter__(self) -> Database:
+        # Holds the SQLite file and the server's log, whatever the database.
+        self.tmpdir = tempfile.mkdtemp(prefix="meet_bench_")
+        if self.kind == "sqlite":
+            import sqlite3
+
+            self.url = f"sqlite:///{self.tmpdir}/bench.sqlite3"
+            self.server_version = f"SQLite {sqlite3.sqlite_version}"
+        else:
+            self.pg_name = f"meet_bench_{secrets.token_hex(6)}"
+            with self._admin() as cursor:
+                cursor.execute("SELECT version()")
+                self.server_version = cursor.fetchone()[0].split(" on ")[0]
+                cursor.execute(f'CREATE DATABASE "{self.pg_name}"')
+            self.url = f"{self.pg_admin_url}/{self.pg_name}"
+        return self
+
+    def _admin(self):
+        import contextlib
+
+        try:
+            import psycopg2
+        except ImportError:
+            raise BenchError("psycopg2 is not installed (pip install psycopg2-binary)") from None
+
+        @contextlib.contextmanager
+        def cursor():
+            try:
+                conn = psycopg2.connect(f"{self.pg_admin_url}/postgres", connect_timeout=5)
+            except psycopg2.OperationalError as exc:
+                raise BenchError(f"PostgreSQL at {self.pg_admin_url}: {str(exc).strip()}") from None
+            conn.autocommit = True
+            try:
+                with conn.cursor() as cur:
+                    yield cur
+            finally:
+                conn.close()
+
+        return cursor()
+
+    def __exit__(self, *exc) -> None:
+        if self.tmpdir:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+        if self.pg_name:
+            with self._admin() as cursor:
+                cursor.execute(f'DROP DATABASE IF EXISTS "{self.pg_name}" WITH (FORCE)')
+
+
+def run_database(kind: str, out: Dict[str, object], args, processes: Processes, wrk: Wrk,
+                 secret_key: str, profile_dir: Path | None) -> None:
+    """Fills `out` as it goes, so that an interrupted run still reports what it measured."""
+    with Database(kind, args.pg_url) as db:
+        out["server_version"] = db.server_version
+        env = {**os.environ, "DATABASE_URL": db.url, "APPLICATION_JWT_SECRET_KEY": secret_key}
+        print(f"[{kind}] creating tables (meet-external init-db)", flush=True)
+        done = subprocess.run([*meet_external(), "init-db"], env=env, capture_output=True, text=True,
+                              cwd=tempfile.gettempdir(), timeout=120)
+        if done.returncode != 0:
+            raise BenchError(f"init-db failed: {done.stderr.strip()}")
+        print(f"[{kind}] seeding", flush=True)
+        sys.path.insert(0, str(BENCH))
+        import seed
+
+        seeded = seed.seed(db.url)
+        out["seed"] = {"seconds": seeded["seconds"], **seeded["counts"]}
+        print(f"[{kind}] seeded {seeded['counts']['rooms']:,} rooms in {seeded['seconds']:.1f} s",
+              flush=True)
+
+        port = free_port()
+        log = Path(db.tmpdir) / "server.log"
+        argv = [*meet_external(), "serve", "--host", HOST, "--port", str(port),
+                "--workers", str(args.workers)]
+        started = time.monotonic()
+        server = processes.start(argv, env=env, log=log, cwd=tempfile.gettempdir())
+        workers: List[int] = []
+        try:
+            base = f"http://{HOST}:{port}{API}"
+            out["startup_seconds"] = round(
+                wait_healthy(server, f"http://{HOST}:{port}/healthz", log, started), 3)
+            print(f"[{kind}] first /healthz answer after {out['startup_seconds']:.2f} s", flush=True)
+            deadline = time.monotonic() + 30
+            while len(workers) < args.workers and time.monotonic() < deadline:
+                workers = worker_pids(server.pid)
+                time.sleep(0.1)
+            out["server_pid"], out["worker_pids"] = server.pid, workers
+            wrk.server_pids, wrk.database = workers, db.pg_name or ""
+
+            tokens = {who: get_token(base, seeded, who) for who in ("small", "big", "writer")}
+            plan = scenarios(base, seeded, tokens)
+            # Warm-up: each worker builds what it builds on its first requests.
+            wrk.run(base + plan[1].path, plan[1].script, 1, args.connections, args.threads,
+                    plan[1].env)
+
+            results: Dict[str, object] = {}
+            out["load"] = results
+            for scenario in plan:
+                url = base + scenario.path
+                try:
+                    scenario.check(url)
+                except BenchError as exc:
+                    results[scenario.name] = {"error": str(exc)}
+                    print(f"[{kind}] {scenario.name}: check failed, skipped: {exc}", flush=True)
+                    continue
+                if scenario.name == "create":
+                    # Last: it writes. Before it, the 1-connection latency of the list.
+                    single(kind, base, plan, args, wrk, out)
+                res = wrk.run(url, scenario.script, args.duration, args.connections, args.threads,
+                              scenario.env)
+                results[scenario.name] = res
+                print(f"[{kind}] {scenario.name}: {res['rps']:.1f} req/s, p50 {res.get('p50_ms')} ms,"
+                      f" p99 {res.get('p99_ms')} ms, non-2xx {res['non_2xx']}", flush=True)
+            if "single_connection" not in out:
+                single(kind, base, plan, args, wrk, out)
+            out["rss_mb"] = {str(pid): rss_mb(pid) for pid in workers}
+            out["server_parent_rss_mb"] = rss_mb(server.pid)
+            print(f"[{kind}] RSS per worker after the load: {out['rss_mb']} MB", flush=True)
+
+            if args.profile and profile_dir is not None:
+                out["profile"] = profile(kind, base, plan, args, wrk, server.pid, profile_dir)
+        except Exception:
+            out["server_log_tail"] = log_tail(log)
+            raise
+        finally:
+            wrk.server_pids, wrk.database = [], ""
+            processes.stop(server, children=workers)
+            if server.returncode not in (0, -signal.SIGTERM, None):
+                out["server_exit"] = server.returncode
+
+
+def single(kind, base, plan, args, wrk, out) -> None:
+    """p50 of the list at one connection: the 10-room user against the 100k-room user."""
+    seconds = max(2.0, args.duration / 2)
+    results = {}
+    for scenario in plan[1:4]:
+        res = wrk.run(base + scenario.path, scenario.script, seconds, 1, 1, scenario.env)
+        results[scenario.name] = res
+        print(f"[{kind}] {scenario.name} @1 connection: p50 {res.get('p50_ms')} ms", flush=True)
+    out["single_connection"] = results
+
+
+def profile(kind, base, plan, args, wrk, server_pid, profile_dir) -> Dict[str, object]:
+    """py-spy on all workers while each chosen scenario's load runs once more.
+
+    Every thread that is not idle is sampled (py-spy's default), so with the default of
+    one connection the samples are the wall time of one request at a time, database calls
+    included, without GIL contention between request threads; `--profile-connections 8`
+    shows the same under the full load. Output: raw collapsed stacks, and a summary.
+    """
+    spy = shutil.which("py-spy")
+    if not spy:
+        print("py-spy not found (pip install py-spy): no profile", flush=True)
+        return {"error": "py-spy not installed"}
+    import profile_summary
+
+    by_name = {s.name: s for s in plan}
+    seconds = max(3, int(args.duration))
+    results: Dict[str, object] = {}
+    for name in args.profile:
+        scenario = by_name[name]
+        path = profile_dir / f"{kind}-{scenario.name}-c{args.profile_connections}.txt"
+        argv = [spy, "record", "--pid", str(server_pid), "--subprocesses", "--rate", "250",
+                "--duration", str(seconds + 3), "--format", "raw", "--output", str(path),
+                "--nonblocking"]
+        quiesce(wrk.server_pids + wrk._backends())
+        spy_proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, text=True)
+        try:
+            time.sleep(1)  # py-spy attaches to every worker; the samples before the load are idle
+            res = wrk.run(base + scenario.path, scenario.script, seconds, args.profile_connections,
+                          args.threads, scenario.env)
+            spy_out, _ = spy_proc.communicate(timeout=60)
+        finally:
+            if spy_proc.poll() is None:
+                spy_proc.terminate()
+                spy_proc.wait(timeout=10)
+        out = {"file": str(path.relative_to(ROOT)), "connections": args.profile_connections,
+               "rps_while_sampled": res["rps"], "p50_ms_while_sampled": res.get("p50_ms"),
+               "requests": res.get("requests"), "seconds": res.get("seconds"),
+               "cpu_cores": res.get("cpu_cores"), "py_spy": spy_out.strip()[-300:]}
+        print(f"[{kind}] profile of {scenario.name} at {args.profile_connections} connection(s),"
+              f" {res['rps']:.0f} req/s while sampled: {path.relative_to(ROOT)}", flush=True)
+        if path.exists() and res.get("requests"):
+            cpu_ms = 1000.0 * res["cpu_cores"]["server"] * res["seconds"] / res["requests"]
+            out["server_cpu_ms_per_request"] = round(cpu_ms, 3)
+            out["summary"] = profile_summary.summarise(str(path), rate=250, requests=res["requests"])
+            print(profile_summary.render(out["summary"], top=12), flush=True)
+        results[name] = out
+    return results
+
+
+def run_floor(out: Dict[str, object], args, processes: Processes, wrk: Wrk, secret_key: str) -> None:
+    """The same list load at bench/floor_app.py under gunicorn with 2 sync workers."""
+    try:
+        import gunicorn  # noqa: F401
+    except ImportError:
+        out["error"] = "gunicorn is not installed (pip install gunicorn): no floor"
+        return
+    import jwt
+
+    port = free_port()
+    log = Path(tempfile.gettempdir()) / f"meet_bench_floor_{port}.log"
+    env = {**os.environ, "APPLICATION_JWT_SECRET_KEY": secret_key}
+    argv = [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--worker-class",
+            "sync", "--bind", f"{HOST}:{port}", "--chdir", str(BENCH), "floor_app:app"]
+    now = int(time.time())
+    token = jwt.encode({"iss": "lasuite-meet", "iat": now, "exp": now + 3600,
+                        "client_id": "x" * 40, "scope": "rooms:list rooms:retrieve rooms:create",
+                        "user_id": "2c7d7bb5-3f1a-4bd4-9d3e-6e1b2f0c8a11", "delegated": True},
+                       secret_key, algorithm="HS256")
+    out.update(server="gunicorn, sync workers", workers=args.workers)
+    started = time.monotonic()
+    server = processes.start(argv, env=env, log=log)
+    workers: List[int] = []
+    try:
+        out["startup_seconds"] = round(
+            wait_healthy(server, f"http://{HOST}:{port}/healthz", log, started), 3)
+        deadline = time.monotonic() + 30
+        while len(workers) < args.workers and time.monotonic() < deadline:
+            workers = worker_pids(server.pid)
+            time.sleep(0.1)
+        wrk.server_pids = workers
+        url = f"http://{HOST}:{port}{API}/rooms?page=1&page_size=20"
+        status, _, data = http("GET", url, headers={"Authorization": f"Bearer {token}"})
+        if status != 200 or len(data["results"]) != 20:
+            raise BenchError(f"floor app: HTTP {status} {data!r}")
+        wrk.run(url, "list.lua", 1, args.connections, args.threads, {"BENCH_TOKEN": token})
+        out["load"] = wrk.run(url, "list.lua", args.duration, args.connections, args.threads,
+                              {"BENCH_TOKEN": token})
+        out["single_connection"] = wrk.run(url, "list.lua", max(2.0, args.duration / 2), 1, 1,
+                                           {"BENCH_TOKEN": token})
+        out["rss_mb"] = {str(pid): rss_mb(pid) for pid in workers}
+        print(f"[floor] plain Flask list: {out['load']['rps']:.1f} req/s,"
+              f" p50 {out['load'].get('p50_ms')} ms", flush=True)
+    except Exception:
+        out["server_log_tail"] = log_tail(log)
+        raise
+    finally:
+        wrk.server_pids = []
+        processes.stop(server, children=workers)
+        try:
+            log.unlink()
+        except OSError:
+            pass
+
+
+# --- report ---------------------------------------------------------------------------
+
+
+def _num(value, digits=1) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float) and value >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:,.{digits}f}"
+
+
+def _ms_cell(value) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.2f} ms" if value < 10 else f"{value:.1f} ms"
+
+
+def _cpu(load: dict) -> str:
+    cpu = load.get("cpu_cores")
+    if not cpu:
+        return ""
+    return (f"{cpu['server']:.2f} / {cpu.get('db', 0):.2f} / {cpu['wrk']:.2f}"
+            f" / {cpu['rest'] + cpu['steal']:.2f}")
+
+
+def _row(kind: str, label: str, load: dict, notes: List[str]) -> str:
+    if load.get("requests") == 0:
+        notes = [f"no request completed within the {load.get('seconds', 0):.0f} s run"] + notes
+        return (f"| {kind} | {label} | 0 | > {load.get('seconds', 0):.0f} s | | |"
+                f" {_cpu(load)} | {'; '.join(notes)} |")
+    if load.get("socket_errors"):
+        notes.append(f"{load['socket_errors']} socket errors")
+    return (f"| {kind} | {label} | {_num(load.get('rps'))} | {_ms_cell(load.get('p50_ms'))}"
+            f" | {_ms_cell(load.get('p99_ms'))} | {load.get('non_2xx', 0)} | {_cpu(load)}"
+            f" | {'; '.join(notes)} |")
+
+
+def table(report: Dict[str, object]) -> str:
+    """Every number of the run as one markdown table."""
+    rows = ["| db | measure | req/s | p50 | p99 | non-2xx | CPU cores: server / db / wrk / rest | notes |",
+            "|---|---|---:|---:|---:|---:|---|---|"]
+    floor = report.get("floor") or {}
+    floor_rps = (floor.get("load") or {}).get("rps")
+    labels = dict(LABELS)
+    for kind, res in report["databases"].items():
+        for name, load in (res.get("load") or {}).items():
+            label = labels.get(name, name)
+            if "error" in load:
+                rows.append(f"| {kind} | {label} | | | | | | check failed: {load['error'][:150]} |")
+                continue
+            notes = []
+            ref = REFERENCE.get(name)
+            if ref and load.get("rps"):
+                notes.append(f"{load['rps'] / ref['rps']:.1f}x ref's {ref['rps']} req/s"
+                             f" (target {ref['target_x']}x)")
+            if ref and ref.get("p99_ms") and load.get("p99_ms"):
+                notes.append(f"p99 {load['p99_ms'] / ref['p99_ms']:.2f} of ref's (target ≤ 0.2)")
+            if name.startswith("list") and floor_rps and load.get("rps") is not None:
+                notes.append(f"**{load['rps'] / floor_rps:.2f} of floor** (target ≥ 0.5)")
+            rows.append(_row(kind, label, load, notes))
+        one = res.get("single_connection") or {}
+        base_p50 = (one.get("list_small") or {}).get("p50_ms")
+        for name, load in one.items():
+            notes = []
+            if name != "list_small" and base_p50 and load.get("p50_ms"):
+                limit = 3 if name.endswith("last") else 1.5
+                notes.append(f"p50 {load['p50_ms'] / base_p50:.2f}x the 10-room user's (target ≤ {limit}x)")
+            rows.append(_row(kind, f"{labels.get(name, name)}, 1 connection", load, notes))
+        rss = [v for v in (res.get("rss_mb") or {}).values() if v is not None]
+        if rss:
+            rows.append(f"| {kind} | RSS per worker after the load | | | | | |"
+                        f" {', '.join(f'{v:.1f}' for v in rss)} MB (target ≤ 100; ref ~125) |")
+        if res.get("startup_seconds") is not None:
+            workers = len(res.get("worker_pids") or [])
+            rows.append(f"| {kind} | process start → first /healthz 200 | | | | | |"
+                        f" {res['startup_seconds']:.2f} s (`serve --workers {workers}`) |")
+        if res.get("seed"):
+            info = res["seed"]
+            rows.append(f"| {kind} | seed (bulk) | | | | | | {info['rooms']:,} rooms, {info['users']:,}"
+                        f" users in {info['seconds']:.1f} s; {res.get('server_version', '')} |")
+        if "error" in res:
+            rows.append(f"| {kind} | **failed** | | | | | | {res['error'][:300]} |")
+    if floor.get("load"):
+        rss = [v for v in (floor.get("rss_mb") or {}).values() if v is not None]
+        label = f"plain Flask + PyJWT, canned 20-room page (gunicorn, {floor['workers']} sync)"
+        rows.append(_row("floor", label, floor["load"], [f"RSS {', '.join(f'{v:.1f}' for v in rss)} MB"]))
+        if floor.get("single_connection"):
+            rows.append(_row("floor", "same, 1 connection", floor["single_connection"], []))
+    elif floor.get("error"):
+        rows.append(f"| floor | **failed** | | | | | | {floor['error'][:200]} |")
+    if report.get("interrupted"):
+        rows.append("| – | **interrupted**: the numbers above are the part measured before | | | | | | |")
+    return "\n".join(rows)
+
+
+LABELS = [
+    ("token", "token (POST /application/token/)"),
+    ("list_small", "list, 10-room user, page 1"),
+    ("list_big_first", "list, 100k-room user, page 1"),
+    ("list_big_last", "list, 100k-room user, page 5000 (last)"),
+    ("retrieve", "retrieve (GET /rooms/{id})"),
+    ("create", "create (POST /rooms {})"),
+]
+
+
+def machine() -> Dict[str, object]:
+    info: Dict[str, object] = {"cpus": os.cpu_count(), "python": platform.python_version(),
+                               "kernel": platform.release()}
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+        match = re.search(r"model name\s*:\s*(.+)", cpuinfo)
+        info["cpu"] = match.group(1).strip() if match else None
+        mem = re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text())
+        info["memory_gb"] = round(int(mem.group(1)) / 1024 / 1024, 1) if mem else None
+    except OSError:
+        pass
+    from importlib import metadata
+
+    versions = {}
+    for package in ("connexion", "flask", "starlette", "a2wsgi", "uvicorn", "peewee", "pyjwt",
+                    "psycopg2-binary", "gunicorn"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    info["packages"] = versions
+    return info
+
+
+def git_state() -> Dict[str, object]:
+    """The commit measured, and whether the server's code differed from it (read-only git)."""
+    def git(*argv):
+        try:
+            done = subprocess.run(["git", *argv], cwd=ROOT, capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    changed = git("status", "--porcelain", "--", "meet_external", "models", "handlers")
+    return {"commit": git("rev-parse", "--short", "HEAD") or None,
+            "uncommitted_server_files": [line[3:] for line in changed.splitlines()]}
+
+
+def loadavg() -> List[float] | None:
+    try:
+        return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+    except OSError:
+        return None
+
+
+# --- main ----------------------------------------------------------------------------------
+
+
+def main(argv: List[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--duration", type=float, default=10.0,
+                        help="seconds per load run (default 10; 1-connection runs take half)")
+    parser.add_argument("--quick", action="store_true", help="3-second runs")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--pg-url", default=DEFAULT_PG_ADMIN_URL,
+                        help=f"PostgreSQL server, as a superuser (default {DEFAULT_PG_ADMIN_URL})")
+    parser.add_argument("--profile", action="append", choices=[name for name, _ in LABELS],
+                        help="after the load, sample the workers with py-spy during one more run of"
+                             " this scenario (repeatable); collapsed stacks and a summary go to"
+                             " bench/results/")
+    parser.add_argument("--profile-connections", type=int, default=1,
+                        help="connections of the profiled run (default 1: one request at a time)")
+    parser.add_argument("--no-floor", action="store_true", help="skip the plain-Flask floor")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.duration = 3.0
+
+    exe = shutil.which("wrk")
+    if not exe:
+        print("bench: wrk is not installed. On Debian/Ubuntu: `sudo apt-get install wrk`;"
+              " elsewhere see https://github.com/wg/wrk (bench/README.md).", file=sys.stderr)
+        return 2
+
+    def terminate(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, terminate)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    RESULTS.mkdir(exist_ok=True)
+    profile_dir = RESULTS / f"{stamp}-profiles" if args.profile else None
+    if profile_dir:
+        profile_dir.mkdir(exist_ok=True)
+    processes = Processes()
+    wrk = Wrk(processes, exe)
+    secret_key = secrets.token_urlsafe(48)
+    kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
+    report: Dict[str, object] = {
+        "command": " ".join(["python bench/run.py", *(argv if argv is not None else sys.argv[1:])]),
+        "started": datetime.datetime.now().isoformat(timespec="seconds"),
+        "machine": machine(), "git": git_state(), "loadavg_start": loadavg(),
+        "settings": {"duration_s": args.duration, "workers": args.workers,
+                     "connections": args.connections, "threads": args.threads,
+                     "single_connection_duration_s": max(2.0, args.duration / 2),
+                     "wrk": subprocess.run([exe, "--version"], capture_output=True,
+                                           text=True).stdout.splitlines()[0:1]},
+        "reference": REFERENCE, "databases": {},
+    }
+    load_now = loadavg()
+    if load_now and load_now[0] > 0.5 * (os.cpu_count() or 1):
+        print(f"bench: note: the machine is already busy (load average {load_now[0]:.2f} on"
+              f" {os.cpu_count()} CPUs); numbers will be lower than on an idle machine. The table's"
+              " CPU column shows what else ran.", file=sys.stderr, flush=True)
+    interrupted = False
+    try:
+        if not args.no_floor:
+            report["floor"] = floor = {}
+            try:
+                run_floor(floor, args, processes, wrk, secret_key)
+            except BenchError as exc:
+                floor["error"] = str(exc)
+                print(f"[floor] failed: {exc}", file=sys.stderr, flush=True)
+        for kind in kinds:
+            report["databases"][kind] = out = {"database": kind}
+            try:
+                run_database(kind, out, args, processes, wrk, secret_key, profile_dir)
+            except BenchError as exc:
+                out["error"] = str(exc)
+                print(f"[{kind}] failed: {exc}", file=sys.stderr, flush=True)
+    except KeyboardInterrupt:
+        interrupted = True
+        print("\ninterrupted: stopping everything this run started", file=sys.stderr, flush=True)
+    finally:
+        processes.stop_all()
+    report["loadavg_end"] = loadavg()
+    report["interrupted"] = interrupted
+    report["table_markdown"] = table(report)
+    print()
+    print(report["table_markdown"])
+    print()
+    print(f"{args.workers} workers, wrk {args.threads} threads / {args.connections} connections,"
+          f" {args.duration:g} s a run ({max(2.0, args.duration / 2):g} s at 1 connection);"
+          f" machine: {report['machine'].get('cpus')} CPUs ({report['machine'].get('cpu')}),"
+          f" load average {report['loadavg_start']} -> {report['loadavg_end']};"
+          f" code at {report['git']['commit']}"
+          f"{' + uncommitted changes' if report['git']['uncommitted_server_files'] else ''}."
+          " CPU cores are averages over each run: the server's workers, the PostgreSQL backends"
+          " of the bench database, wrk, and the rest (other processes, hypervisor steal).")
+    path = RESULTS / f"{stamp}.json"
+    path.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    print(f"results: {path.relative_to(ROOT)}")
+    failed = interrupted or any("error" in r for r in report["databases"].values())
+    return 130 if interrupted else (1 if failed else 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
