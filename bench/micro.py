@@ -226,20 +226,22 @@ def main(argv=None) -> int:
 
         parts = [
             ("part: TokenSigner.verify (PyJWT)", n * 3, lambda: signer.verify(tokens["small"])),
-            ("part: load_principal (user + application checks)", n, lambda: load_principal(claims)),
+            ("part: load_principal (user + application checks)", n,
+             with_conn(lambda: load_principal(claims))),
             ("part: connection() checkout + return, nothing run", n * 3, with_conn(lambda: None)),
-            ("part: rooms_page, 10-room user", n, with_conn(lambda: rooms_page(small, 1, 20))),
+            ("part: rooms_page, 10-room user", n, with_conn(lambda: rooms_page(small, 10, 1, 20))),
             ("part: rooms_page, 100k user, page 1", max(10, n // 5),
-             with_conn(lambda: rooms_page(big, 1, 20))),
+             with_conn(lambda: rooms_page(big, 100_000, 1, 20))),
             ("part: rooms_page, 100k user, page 5000", max(5, n // 20),
-             with_conn(lambda: rooms_page(big, 5000, 20))),
+             with_conn(lambda: rooms_page(big, 100_000, 5000, 20))),
             ("part: Room.visible_to (retrieve)", n, with_conn(lambda: Room.visible_to(big, room))),
         ]
         for name, count, call in parts:
             if args.only in name:
                 results[name] = measure(call, count, clock)
+        count = 100_000
         with connection():
-            count, rooms = rooms_page(big, 1, 20)
+            rooms = rooms_page(big, count, 1, 20)
         url = f"http://127.0.0.1{base}/rooms"
 
         def body():

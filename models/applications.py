@@ -7,12 +7,14 @@ import hmac
 import re
 import secrets
 import string
+import uuid
 from typing import Iterable, List, Tuple
 
 import peewee
 
 from .base import BaseModel
 from .db import database
+from .prepared import Prepared
 
 IMPLEMENTED_SCOPES = ("rooms:list", "rooms:retrieve", "rooms:create")
 _ALPHABET = string.ascii_letters + string.digits
@@ -79,7 +81,7 @@ class Application(BaseModel):
 
     @property
     def domain_list(self) -> List[str]:
-        return [d.domain for d in self.domains.order_by(ApplicationDomain.domain)]
+        return [domain for (domain,) in _DOMAINS.rows(ApplicationDomain.application.db_value(self.id))]
 
     def secret_matches(self, secret: str) -> bool:
         return hmac.compare_digest(self.client_secret_hash, hash_secret(secret))
@@ -123,7 +125,7 @@ class Application(BaseModel):
         """
         if not could_be_client_id(client_id):
             return None
-        return cls.get_or_none(cls.client_id == client_id)
+        return _BY_CLIENT_ID.first(cls, client_id)
 
     @classmethod
     def by_client_id(cls, client_id: str) -> Application:
@@ -179,6 +181,14 @@ class ApplicationDomain(BaseModel):
     class Meta:
         table_name = "meet_application_domains"
         indexes = ((("application", "domain"), True),)
+
+
+_BY_CLIENT_ID = Prepared(lambda: Application.select().where(Application.client_id == ""))
+_DOMAINS = Prepared(lambda: (
+    ApplicationDomain.select(ApplicationDomain.domain)
+    .where(ApplicationDomain.application == uuid.UUID(int=0))
+    .order_by(ApplicationDomain.domain)
+))
 
 
 def could_be_client_id(text: str) -> bool:

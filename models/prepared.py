@@ -7,7 +7,7 @@ of rooms, one room) are rendered once and reused with their parameters.
 
 from __future__ import annotations
 
-from typing import Callable, List, Tuple
+from typing import Callable, List, Tuple, Type
 
 import peewee
 
@@ -25,9 +25,16 @@ class Prepared:
         self._build = build
         self._rendered: Tuple[object, str] = (None, "")
 
-    def rows(self, *params) -> List[tuple]:
+    def _sql(self) -> str:
         owner, sql = self._rendered
         if owner is not database.obj:
             sql, _ = self._build().sql()
             self._rendered = (database.obj, sql)
-        return database.execute_sql(sql, params).fetchall()
+        return sql
+
+    def rows(self, *params) -> List[tuple]:
+        return database.execute_sql(self._sql(), params).fetchall()
+
+    def first(self, model: Type[peewee.Model], *params) -> peewee.Model | None:
+        """The first row as a model instance, its columns converted by the model's fields."""
+        return next(iter(model.raw(self._sql(), *params)), None)

@@ -9,6 +9,7 @@ import math
 import peewee
 
 from .base import BaseModel, utcnow
+from .prepared import Prepared
 
 
 def _client_key(client_id: str) -> str:
@@ -29,6 +30,11 @@ class TokenFailureWindow(BaseModel):
         indexes = ((("client_address", "client_key"), True),)
 
 
+_WINDOW = Prepared(lambda: TokenFailureWindow.select().where(
+    (TokenFailureWindow.client_address == "") & (TokenFailureWindow.client_key == "")
+))
+
+
 class FailureBrake:
     """Past `attempts` failures within `window_seconds`, a pair waits until its window ends.
 
@@ -41,10 +47,7 @@ class FailureBrake:
 
     def retry_after(self, client_address: str, client_id: str) -> int | None:
         """Seconds until this pair may try again, or None if it may try now."""
-        row = TokenFailureWindow.get_or_none(
-            (TokenFailureWindow.client_address == client_address)
-            & (TokenFailureWindow.client_key == _client_key(client_id))
-        )
+        row = _WINDOW.first(TokenFailureWindow, client_address, _client_key(client_id))
         if row is None or row.failures < self.attempts:
             return None
         remaining = (row.window_start + self.window - utcnow()).total_seconds()

@@ -8,6 +8,7 @@ import peewee
 
 from .base import BaseModel
 from .db import database
+from .prepared import Prepared
 
 # Close to the usual validators' rule: a dot-atom local part and a domain of
 # labels with a letter TLD. Not RFC 5322 in full: quoted local parts are refused.
@@ -50,7 +51,7 @@ class User(BaseModel):
     @classmethod
     def by_email(cls, email: str) -> User | None:
         """The user whose email matches, ignoring case."""
-        return cls.get_or_none(peewee.fn.LOWER(cls.email) == peewee.fn.LOWER(email))
+        return _BY_EMAIL.first(cls, email)
 
     @classmethod
     def create_user(cls, email: str, active: bool = True) -> User:
@@ -75,3 +76,6 @@ class User(BaseModel):
 
 # Uniqueness ignores case, and it is the database that enforces it.
 User.add_index(User.index(peewee.fn.LOWER(User.email), unique=True, name="meet_users_email_ci"))
+
+
+_BY_EMAIL = Prepared(lambda: User.select().where(peewee.fn.LOWER(User.email) == peewee.fn.LOWER("")))
