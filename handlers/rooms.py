@@ -24,12 +24,9 @@ def create_room(token_info: dict, body=None):
     """A new trusted room owned by the user; a repeated Idempotency-Key gets the first room again."""
     principal = token_info["principal"]
     policy = services().room_policy
-    key = idempotency_key(header(HEADER))
-    if key is None:
-        room, created = Room.create_for(principal.user_id, principal.client_id, policy), True
-    else:
-        room, created = create_room_once(principal.user_id, principal.client_id, key,
-                                         body_fingerprint(body), policy)
+    room, created = create_room_once(principal.user_id, principal.client_id, policy,
+                                     key=idempotency_key(header(HEADER)),
+                                     fingerprint=body_fingerprint(body))
     if created:
         audit.record("room.created", client_id=principal.client_id, user_id=principal.user_id,
                      room_id=room.id, client_address=client_address())

@@ -85,9 +85,11 @@ class IdempotencyRecord(BaseModel):
         IdempotencyRecord.update(room=room).where(IdempotencyRecord.id == self.id).execute()
 
 
-def create_room_once(user_id, client_id: str, key: str, fingerprint: str,
-                     policy: RoomPolicy) -> Tuple[Room, bool]:
-    """The room a keyed request made the first time, or a new one; and whether it is new."""
+def create_room_once(user_id, client_id: str, policy: RoomPolicy, key: str | None,
+                     fingerprint: str) -> Tuple[Room, bool]:
+    """A new room, or with a key already used, the room its first request made; and whether it is new."""
+    if key is None:
+        return Room.create_for(user_id, client_id, policy), True
     record, finished = IdempotencyRecord.claim(client_id, user_id, key, fingerprint)
     if finished:
         return Room.get_by_id(record.room_id), False

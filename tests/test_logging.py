@@ -184,7 +184,7 @@ def test_a_real_server_logs_no_secret(database_url, tmp_path, credentials, user,
             url = with_password(through, DATABASE_PASSWORD)
         server = stack.enter_context(ServerProcess(url, env={
             "APPLICATION_JWT_PREVIOUS_SECRET_KEYS": PREVIOUS_KEY,
-        }))
+        }, args=["--access-log"]))
         server.start(str(tmp_path / "server.log"))
         http = stack.enter_context(httpx.Client(base_url=server.url, timeout=TIMEOUT))
         session = Session(http, credentials, user)
