@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Tuple
+from typing import Dict, Tuple
 
 import jwt
 
@@ -11,6 +11,7 @@ from .config import Config
 from .errors import ApiError
 
 INVALID_TOKEN = "Invalid token."
+VERIFIED_CACHE_SIZE = 4096
 
 
 def unauthorized(message: str, error: str | None = "invalid_token") -> ApiError:
@@ -33,6 +34,7 @@ class TokenSigner:
             config.jwt_secret_key,
             *config.jwt_previous_secret_keys,
         )
+        self._verified: Dict[str, dict] = {}
 
     def mint(self, client_id: str, user_id: str, scopes: str) -> str:
         now = int(time.time())
@@ -50,7 +52,23 @@ class TokenSigner:
         return jwt.encode(claims, self.signing_key, algorithm=self.algorithm)
 
     def verify(self, token: str) -> dict:
-        """The claims of a valid delegated token; ApiError 401 with the contract's message otherwise."""
+        """The claims of a valid delegated token; ApiError 401 with the contract's message otherwise.
+
+        A client sends the same token for its whole lifetime, so the claims of
+        tokens already verified are kept (per process, bounded) and only their
+        time window is checked again: the signature is a pure function of the
+        token and the configured keys, which do not change while the process runs.
+        """
+        claims = self._verified.get(token)
+        if claims is not None and claims.get("nbf", 0) <= time.time() < claims["exp"]:
+            return claims
+        claims = self._verify(token)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = claims
+        return claims
+
+    def _verify(self, token: str) -> dict:
         for key in self.verification_keys:
             try:
                 claims = jwt.decode(

@@ -186,3 +186,11 @@ def test_token_of_the_previous_signing_key_still_verifies(make_client, mint, use
         rejected(get_rooms(client, f"Bearer {expired_old}"), "Token expired.")
     with make_client(jwt_secret_key=new_key) as client:
         rejected(get_rooms(client, f"Bearer {old_token}"), "Invalid token.")
+
+
+def test_a_token_seen_before_still_expires(make_client, mint, user, client_id):
+    token = mint(user, client_id, exp=int(time.time()) + 2)
+    with make_client() as client:
+        assert get_rooms(client, f"Bearer {token}").status_code == 200
+        time.sleep(2.1)
+        rejected(get_rooms(client, f"Bearer {token}"), "Token expired.")
