@@ -1,8 +1,9 @@
 """Rooms: list, create and retrieve the delegated user's rooms."""
 
 from meet_external import audit
-from meet_external.context import client_address, header, page_links, request_url, room_url, services
+from meet_external.context import client_address, header, request_url, room_url, services
 from meet_external.idempotency import HEADER, body_fingerprint, idempotency_key
+from meet_external.pagination import page_links
 from models import Room
 from models.idempotency import create_room_once
 from models.rooms import rooms_page

@@ -9,7 +9,6 @@ import flask
 from models.rooms import RoomPolicy
 
 from .config import Config
-from .pagination import page_links  # noqa: F401 - re-exported for handlers
 from .tokens import TokenSigner
 
 EXTENSION = "meet_external"
