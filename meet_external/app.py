@@ -7,7 +7,7 @@ import importlib.resources
 import json
 import pathlib
 import urllib.parse
-from typing import Callable, Dict
+from typing import Callable, Dict, Iterator, Tuple
 
 import connexion
 import yaml
@@ -76,39 +76,35 @@ def with_database(handler: Callable, secured: bool) -> Callable:
     return run
 
 
-def operation_resolver(spec: dict) -> Resolver:
-    """Maps each operationId to its handler, wrapped for the database."""
-    secured = {
-        operation["operationId"]
-        for item in spec["paths"].values() for operation in item.values()
-        if isinstance(operation, dict) and operation.get("security", spec.get("security"))
-    }
-
-    def resolve(operation_id: str) -> Callable:
-        try:
-            return with_database(OPERATIONS[operation_id], operation_id in secured)
-        except KeyError:
-            raise ResolverError(f"no handler for operationId {operation_id!r}") from None
-
-    return Resolver(function_resolver=resolve)
-
-
-def check_operations(spec: dict) -> None:
-    """Fail at start-up, not at the first request, if an operation has no handler."""
+def spec_operations(spec: dict) -> Iterator[Tuple[str, str, dict]]:
+    """(path, method, operation) for every operation of the file."""
     for path, item in spec["paths"].items():
         for method, operation in item.items():
             if isinstance(operation, dict) and "operationId" in operation:
-                if operation["operationId"] not in OPERATIONS:
-                    raise ResolverError(
-                        f"no handler for operationId {operation['operationId']!r}"
-                        f" ({method.upper()} {path})"
-                    )
+                yield path, method, operation
+
+
+def operation_resolver(spec: dict) -> Resolver:
+    """Maps each operationId to its handler, wrapped for the database.
+
+    Fails at start-up, not at the first request, if an operation has no handler.
+    """
+    secured = set()
+    for path, method, operation in spec_operations(spec):
+        if operation["operationId"] not in OPERATIONS:
+            raise ResolverError(
+                f"no handler for operationId {operation['operationId']!r} ({method.upper()} {path})"
+            )
+        if operation.get("security", spec.get("security")):
+            secured.add(operation["operationId"])
+    return Resolver(function_resolver=lambda operation_id: with_database(
+        OPERATIONS[operation_id], operation_id in secured))
 
 
 def create_app(config: Config) -> connexion.FlaskApp:
     """A ready Connexion app bound to the configured database."""
     raw_spec, spec = load_spec()
-    check_operations(spec)
+    resolver = operation_resolver(spec)
     base_path = base_path_of(spec)
     signer = TokenSigner(config)
     models.bind(config.database_url)
@@ -125,7 +121,7 @@ def create_app(config: Config) -> connexion.FlaskApp:
     app._middleware_app.asgi_app = WSGIMiddleware(app.app.wsgi_app, workers=WSGI_THREADS)
     app.add_api(
         spec_path(),
-        resolver=operation_resolver(spec),
+        resolver=resolver,
         swagger_ui_options=connexion.options.SwaggerUIOptions(swagger_ui=True),
     )
     app.app.extensions[EXTENSION] = Services(

@@ -53,11 +53,6 @@ class ApiError(Exception):
         self.errors = errors
 
 
-def bad_request(message: str, field: str | None = None, field_message: str | None = None):
-    errors = {field: [field_message or message]} if field else None
-    return ApiError(400, message, errors=errors)
-
-
 def as_api_error(exc: Exception) -> ApiError:
     """Map any exception to the ApiError the client sees."""
     if isinstance(exc, ApiError):
