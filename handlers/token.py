@@ -7,4 +7,4 @@ from meet_external.grant import NO_STORE, grant_token
 def generate_token(body: dict):
     """Trade client credentials and a user's email for a delegated access token."""
     app = services()
-    return grant_token(body, app.signer, app.config, client_address()), 200, NO_STORE
+    return grant_token(body, app.signer, app.config, app.authenticator, client_address()), 200, NO_STORE

@@ -11,7 +11,6 @@ from typing import Callable, Dict, Iterator, Tuple
 
 import connexion
 import yaml
-from a2wsgi import WSGIMiddleware
 from connexion.exceptions import ProblemException, ResolverError
 from connexion.jsonifier import Jsonifier
 from connexion.middleware import MiddlewarePosition
@@ -21,8 +20,12 @@ from starlette.exceptions import HTTPException
 import handlers.rooms
 import handlers.token
 import models
+from models.clients import ClientAuthenticator
+from models.credentials import SecretCache
 from models.db import connection, ping
 from models.rooms import RoomPolicy
+from models.schema import require_servable
+from models.throttle import FailureBrake
 
 from . import audit
 from .config import Config
@@ -30,11 +33,11 @@ from .context import EXTENSION, Services
 from .errors import error_handler
 from .http import BodyLimit, PathAliases, Routes, TrustedProxies, VerbatimFile
 from .oauth_clients import OAuthClientRequests
-from .security import bearer_handler_class, load_principal
+from .security import bearer_handler_class
+from .threads import HandlerThreads
 from .tokens import TokenSigner
 from .validation import VALIDATOR_MAP
 
-WSGI_THREADS = 4
 OPERATIONS: Dict[str, Callable] = {
     "generateToken": handlers.token.generate_token,
     "listRooms": handlers.rooms.list_rooms,
@@ -58,19 +61,12 @@ def base_path_of(spec: dict) -> str:
     return urllib.parse.urlparse(spec["servers"][0]["url"]).path.rstrip("/")
 
 
-def with_database(handler: Callable, secured: bool) -> Callable:
-    """Run a handler with a pooled connection borrowed for its thread.
-
-    For a secured operation the principal is checked first, on that same
-    connection: the event loop only verified the token's signature and scope.
-    """
+def with_database(handler: Callable) -> Callable:
+    """Run a handler on its thread's database connection, with outages mapped to 503."""
 
     @functools.wraps(handler)
     def run(*args, **kwargs):
         with connection():
-            if secured:
-                token_info = kwargs["token_info"]
-                token_info["principal"] = load_principal(token_info["claims"])
             return handler(*args, **kwargs)
 
     return run
@@ -89,16 +85,12 @@ def operation_resolver(spec: dict) -> Resolver:
 
     Fails at start-up, not at the first request, if an operation has no handler.
     """
-    secured = set()
     for path, method, operation in spec_operations(spec):
         if operation["operationId"] not in OPERATIONS:
             raise ResolverError(
                 f"no handler for operationId {operation['operationId']!r} ({method.upper()} {path})"
             )
-        if operation.get("security", spec.get("security")):
-            secured.add(operation["operationId"])
-    return Resolver(function_resolver=lambda operation_id: with_database(
-        OPERATIONS[operation_id], operation_id in secured))
+    return Resolver(function_resolver=lambda operation_id: with_database(OPERATIONS[operation_id]))
 
 
 def create_app(config: Config) -> connexion.FlaskApp:
@@ -106,8 +98,9 @@ def create_app(config: Config) -> connexion.FlaskApp:
     raw_spec, spec = load_spec()
     resolver = operation_resolver(spec)
     base_path = base_path_of(spec)
+    token_path = f"{base_path}/application/token/"
     signer = TokenSigner(config)
-    models.bind(config.database_url)
+    require_servable(models.open_database(config.database_url))
     audit.configure()
 
     app = connexion.FlaskApp(
@@ -116,9 +109,9 @@ def create_app(config: Config) -> connexion.FlaskApp:
         validator_map=VALIDATOR_MAP,
         jsonifier=Jsonifier(json),
     )
-    # Connexion runs Flask in a2wsgi's pool of 10 threads; on 2 cores, 4 threads
-    # measured faster (less GIL contention). There is no public setting for it.
-    app._middleware_app.asgi_app = WSGIMiddleware(app.app.wsgi_app, workers=WSGI_THREADS)
+    # Connexion runs Flask in one a2wsgi pool of 10 threads; there is no public setting
+    # for it, and the token endpoint needs a pool of its own (meet_external/threads.py).
+    app._middleware_app.asgi_app = HandlerThreads(app.app.wsgi_app, token_paths=(token_path,))
     app.add_api(
         spec_path(),
         resolver=resolver,
@@ -126,11 +119,13 @@ def create_app(config: Config) -> connexion.FlaskApp:
     )
     app.app.extensions[EXTENSION] = Services(
         config=config, signer=signer, room_policy=RoomPolicy.from_config(config),
+        authenticator=ClientAuthenticator(
+            FailureBrake(config.token_rate_limit.attempts, config.token_rate_limit.window_seconds),
+            SecretCache.from_signing_key(config.jwt_secret_key)),
         base_path=base_path,
     )
     _add_probes(app)
     routes = Routes(base_path, {path: list(item) for path, item in spec["paths"].items()})
-    token_path = f"{base_path}/application/token/"
     handle_exception = error_handler(
         routes.allowed_methods, token_paths=(token_path, token_path.rstrip("/"))
     )

@@ -16,6 +16,7 @@ import peewee
 import models
 from models import Application, User
 from models.applications import InvalidDomain, UnknownApplication, UnknownScope
+from models.schema import Layout, SchemaError, require_servable
 from models.settings import ServerSetting
 from models.users import DuplicateEmail, InvalidEmail, validated_email
 
@@ -34,14 +35,21 @@ def main(argv: List[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         config = Config.from_env()
-        models.bind(config.database_url)
-        if args.command != "serve":
-            models.create_tables()
+        if args.command == "serve" and not args.demo:
+            config.require_secret_key()  # refuse before touching the database
+        layout = models.open_database(config.database_url)
+        if args.command == "init-db":
+            return args.run(args, config, layout) or 0
+        require_servable(layout)
+        if getattr(args, "writes", True):
+            models.ensure_schema(layout)
+        elif layout.kind == "empty":
+            return 0  # nothing to list
         return args.run(args, config) or 0
     except ConfigError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
-    except CommandError as exc:
+    except (CommandError, SchemaError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 1
     except (UnknownScope, InvalidDomain, InvalidEmail, DuplicateEmail, UnknownApplication) as exc:
@@ -71,18 +79,21 @@ def _print_json(value) -> None:
 # --- serve / init-db -------------------------------------------------------
 
 
-def cmd_init_db(args, config: Config) -> None:
-    # Also a repair: accesses changed outside the API leave room counts stale.
-    models.recount_rooms()
-    print(f"tables ready in {_safe_url(config.database_url)}")
+def cmd_init_db(args, config: Config, layout: Layout) -> None:
+    url = _safe_url(config.database_url)
+    if layout.kind == "legacy":
+        print("migrating meet-external 0.1's tables to La Suite Meet's layout", flush=True)
+    layout = models.ensure_schema(layout)
+    if layout.kind == "attached":
+        print(f"attached to the {layout.describe()}: meet-external's side tables and indexes "
+              f"ready in {url} (Meet's own tables unchanged)")
+    else:
+        print(f"tables ready in {url}")
 
 
 def cmd_serve(args, config: Config) -> None:
     import uvicorn
 
-    if not args.demo:
-        config.require_secret_key()  # refuse before touching the database
-    models.create_tables()
     if args.demo:
         config = _prepare_demo(config, args.host, args.port)
         # Worker processes re-read the environment: hand them the demo key that way.
@@ -251,8 +262,7 @@ def cmd_users_set_active(args, config: Config) -> None:
     user = User.by_email(validated_email(args.email))
     if user is None:
         raise CommandError(f"no user with email {args.email!r}")
-    user.is_active = args.active
-    user.save()
+    user.set_active(args.active)
     print(f"{user.email} {'activated' if args.active else 'deactivated'}")
 
 
@@ -284,7 +294,7 @@ def _parser() -> argparse.ArgumentParser:
     create.set_defaults(run=cmd_applications_create)
     listing = app_commands.add_parser("list", help="list applications (never their secrets)")
     listing.add_argument("--json", action="store_true")
-    listing.set_defaults(run=cmd_applications_list)
+    listing.set_defaults(run=cmd_applications_list, writes=False)
     for action, active in (("activate", True), ("deactivate", False)):
         sub = app_commands.add_parser(action)
         sub.add_argument("client_id", metavar="CLIENT_ID")
@@ -308,7 +318,7 @@ def _parser() -> argparse.ArgumentParser:
     create_user.set_defaults(run=cmd_users_create)
     list_users = user_commands.add_parser("list")
     list_users.add_argument("--json", action="store_true")
-    list_users.set_defaults(run=cmd_users_list)
+    list_users.set_defaults(run=cmd_users_list, writes=False)
     for action, active in (("activate", True), ("deactivate", False)):
         sub = user_commands.add_parser(action)
         sub.add_argument("email", metavar="EMAIL")

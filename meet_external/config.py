@@ -11,9 +11,10 @@ from typing import Mapping, Tuple
 
 JWT_ALGORITHMS = ("HS256", "HS384", "HS512")
 DEFAULT_DATABASE_URL = "sqlite:///meet_external.sqlite3"
-# The widest values the database columns hold (Application.client_id, Room.pin_code):
-# a longer setting would make every insert fail on PostgreSQL (SQLite does not check).
-MAX_CLIENT_ID_LENGTH = 255
+# The widest client_id Meet's column holds (meet_application.client_id): a longer
+# setting would make every insert fail on PostgreSQL (SQLite does not check).
+MAX_CLIENT_ID_LENGTH = 100
+# meet_room.pin_code has no length; a PIN is typed on a phone keypad.
 MAX_PIN_LENGTH = 32
 
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour)\s*$")

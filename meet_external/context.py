@@ -6,6 +6,7 @@ import dataclasses
 
 import flask
 
+from models.clients import ClientAuthenticator
 from models.rooms import RoomPolicy
 
 from .config import Config
@@ -21,6 +22,7 @@ class Services:
     config: Config
     signer: TokenSigner
     room_policy: RoomPolicy
+    authenticator: ClientAuthenticator
     base_path: str
 
 

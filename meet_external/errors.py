@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 
 from models import NotFound
 from models.db import DatabaseUnavailable
+from models.delegation import DelegationRefused
 from models.idempotency import IdempotencyInProgress, IdempotencyMismatch
 from models.rooms import RoomAllocationFailed
 
@@ -59,6 +60,8 @@ def as_api_error(exc: Exception) -> ApiError:
         return exc
     if isinstance(exc, NotFound):
         return ApiError(404, "Not found.")
+    if isinstance(exc, DelegationRefused):
+        return ApiError(401, exc.message, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     if isinstance(exc, DatabaseUnavailable):
         logger.error("database unavailable: %s", exc)
         return ApiError(503, "Service temporarily unavailable: the database cannot be reached.",

@@ -1,17 +1,21 @@
-"""The client-credentials grant: who gets a token for whom, checked in CONTRACT §3's order."""
+"""The client-credentials grant: who gets a token for whom, checked in the contract's order.
+
+The order (docs/contract-decisions.md#the-token-endpoint): the brake, the
+credentials, the application's standing, the email, its domain, the user.
+"""
 
 from __future__ import annotations
 
-from models import Application, User
-from models.throttle import FailureBrake
-from models.users import InvalidEmail, email_domain, validated_email
+from models import User
+from models.clients import Braked, Client, ClientAuthenticator, ClientRefused
+from models.users import InvalidEmail, validated_email
 
 from . import audit
 from .config import Config
 from .errors import ApiError
+from .messages import INVALID_EMAIL
 from .tokens import TokenSigner
 
-INVALID_EMAIL = "Scope should be a valid email address."
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -23,51 +27,49 @@ class TokenDenied(ApiError):
         self.reason = reason
 
 
-def grant_token(
-    request: dict, signer: TokenSigner, config: Config, client_address: str | None = None
-) -> dict:
+def grant_token(request: dict, signer: TokenSigner, config: Config, authenticator: ClientAuthenticator,
+                client_address: str | None = None) -> dict:
     """Check the credentials and the delegated user; return the token response body."""
     client_id = request["client_id"]
-    brake = FailureBrake(config.token_rate_limit.attempts, config.token_rate_limit.window_seconds)
     try:
-        wait = brake.retry_after(client_address, client_id)
-        if wait is not None:
-            raise TokenDenied(429, "Too many requests.", "rate_limited", {"Retry-After": str(wait)})
-        application = _authorized_application(request)
-        user = _delegated_user(application, request["scope"], config)
+        client = _authenticated(authenticator, client_address or "", request)
+        user = _delegated_user(client, request["scope"], config)
     except TokenDenied as denied:
         audit.record("token.denied", client_id=client_id, reason=denied.reason,
                      client_address=client_address)
-        if denied.status == 401:
-            brake.record_failure(client_address, client_id)
         raise
-    token = signer.mint(application.client_id, str(user.id), application.scopes)
-    audit.record("token.issued", client_id=client_id, user_id=user.id,
-                 client_address=client_address)
+    application = client.application
+    token = signer.mint(application.client_id, str(user.id), application.scope_string)
+    audit.record("token.issued", client_id=client_id, user_id=user.id, client_address=client_address)
     return {
         "access_token": token,
         "token_type": "Bearer",
         "expires_in": signer.lifetime,
-        "scope": application.scopes,
+        "scope": application.scope_string,
     }
 
 
-def _authorized_application(request: dict) -> Application:
+def _authenticated(authenticator: ClientAuthenticator, client_address: str, request: dict) -> Client:
     # grant_type was already checked against the file's enum by request validation.
-    application = Application.authenticate(request["client_id"], request["client_secret"])
-    if application is None:
-        raise TokenDenied(401, "Invalid credentials", "invalid_credentials")
-    if not application.is_active:
-        raise TokenDenied(401, "Application is inactive", "application_inactive")
-    return application
+    email_domain = request["scope"].strip().rpartition("@")[2]
+    try:
+        return authenticator.authenticate(client_address, request["client_id"],
+                                          request["client_secret"], email_domain)
+    except Braked as braked:
+        raise TokenDenied(429, "Too many requests.", braked.reason,
+                          {"Retry-After": str(braked.retry_after)}) from None
+    except ClientRefused as refused:
+        message = "Application is inactive" if refused.reason == "application_inactive" \
+            else "Invalid credentials"
+        raise TokenDenied(401, message, refused.reason) from None
 
 
-def _delegated_user(application: Application, email: str, config: Config) -> User:
+def _delegated_user(client: Client, email: str, config: Config) -> User:
     try:
         email = validated_email(email)
     except InvalidEmail:
         raise TokenDenied(400, INVALID_EMAIL, "invalid_email") from None
-    if not application.authorizes_email_domain(email_domain(email)):
+    if not client.domain_allowed:
         raise TokenDenied(403, "This application is not authorized for this email domain.",
                           "domain_not_allowed")
     if config.allow_user_creation:

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from typing import Callable, Sequence
 
 from connexion.security import BearerSecurityHandler
 
-from models.delegation import delegation_state
+from models.delegation import Delegation, UnknownUser
 
 from .errors import ApiError
 from .tokens import TokenSigner, unauthorized
-
-
-@dataclasses.dataclass(frozen=True)
-class Principal:
-    """Who is calling: an application acting for a user."""
-
-    user_id: uuid.UUID
-    client_id: str
-    room_count: int
 
 
 def bearer_token(authorization: str | None) -> str:
@@ -47,21 +37,13 @@ def require_scope(claims: dict, scope: str) -> None:
         )
 
 
-def load_principal(claims: dict) -> Principal:
-    """Check, in the database, that the user and the application may still act (blocking)."""
+def delegation_of(claims: dict) -> Delegation:
+    """Who the token speaks for; a `user_id` that is not a UUID names no user."""
     try:
         user_id = uuid.UUID(str(claims["user_id"]))
     except ValueError:
-        raise unauthorized("User not found.") from None
-    client_id = str(claims["client_id"])
-    state = delegation_state(user_id, client_id)
-    if not state.user_exists:
-        raise unauthorized("User not found.")
-    if not state.user_active:
-        raise unauthorized("User account is disabled.")
-    if not state.application_active:
-        raise unauthorized("Application is inactive")
-    return Principal(user_id=user_id, client_id=client_id, room_count=state.room_count)
+        raise unauthorized(UnknownUser.message) from None
+    return Delegation(user_id=user_id, client_id=str(claims["client_id"]))
 
 
 def bearer_handler_class(signer: TokenSigner) -> type:
@@ -69,8 +51,9 @@ def bearer_handler_class(signer: TokenSigner) -> type:
 
     Connexion 3.3 ignores an http bearer scheme's scopes, so they are checked
     here. Security functions run on the event loop, so only the CPU checks
-    (header, JWT, scope) happen here; `load_principal` runs in the handler's
-    thread, on the handler's database connection (see app.with_database).
+    (header, JWT, scope) happen here; whether the user and the application may
+    still act is read by the handler's first statement, in its thread
+    (models/delegation.py).
     """
 
     class MeetBearerHandler(BearerSecurityHandler):
@@ -81,7 +64,8 @@ def bearer_handler_class(signer: TokenSigner) -> type:
                 claims = signer.verify(bearer_token(request.headers.get("Authorization")))
                 for scope in scopes:
                     require_scope(claims, scope)
-                return {"sub": str(claims["user_id"]), "claims": claims}
+                return {"sub": str(claims["user_id"]), "claims": claims,
+                        "delegation": delegation_of(claims)}
 
             return authenticate
 

@@ -17,7 +17,7 @@ from connexion.validators import AbstractRequestBodyValidator, ParameterValidato
 from jsonschema import Draft4Validator, ValidationError
 
 from .errors import ApiError
-from .grant import INVALID_EMAIL
+from .messages import INVALID_EMAIL
 
 # Integers beyond a 32-bit signed range are refused: no page can be that far.
 MAX_INTEGER = 2147483647

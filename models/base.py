@@ -1,20 +1,36 @@
-"""The base model and the shared column conventions."""
-
-import datetime
-import uuid
+"""The two kinds of table: Meet's own, and the project's side tables (`meet_external_*`)."""
 
 import peewee
 
 from .db import database
+from .fields import now
 
 
-def utcnow() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+class MeetTable(peewee.Model):
+    """A table of Meet's, written as Meet's Django models write it.
+
+    Django fills every default in Python (the database has none) and stamps
+    `updated_at` on every save; `update()` here stamps it too.
+    """
+
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+    @classmethod
+    def update(cls, __data=None, **update):
+        if "updated_at" in cls._meta.fields:
+            update.setdefault("updated_at", now())
+        return super().update(__data, **update)
+
+    def save(self, *args, **kwargs):
+        if "updated_at" in self._meta.fields and not kwargs.get("force_insert"):
+            self.updated_at = now()
+        return super().save(*args, **kwargs)
 
 
-class BaseModel(peewee.Model):
-    id = peewee.UUIDField(primary_key=True, default=uuid.uuid4)
-    created_at = peewee.DateTimeField(default=utcnow)
+class SideTable(peewee.Model):
+    """The project's own state, beside Meet's tables; never referenced by Meet's code."""
 
     class Meta:
         database = database

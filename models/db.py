@@ -1,25 +1,32 @@
-"""The database handle: one proxy, bound once from DATABASE_URL at start-up."""
+"""The database handle: one proxy, bound once from DATABASE_URL at start-up.
+
+Each thread keeps its own connection open across requests (Peewee's default, thread-local
+connections): the handlers run in a fixed pool of threads, so a process holds as many
+connections as it has threads, and a request costs no connect, no pool check-out and no
+liveness query. A connection the server has closed is noticed locally (its socket turns
+readable while idle) and replaced before the request uses it.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
 import os
+import select
 import threading
-import time
 import urllib.parse
 
 import peewee
-from playhouse.pool import MaxConnectionsExceeded, PooledPostgresqlDatabase, PooledSqliteDatabase
+
+from .fields import COLUMN_TYPES, dialect
 
 database = peewee.DatabaseProxy()
 
-# Connections are handed between a2wsgi's and anyio's worker threads, so the
-# pool (not one thread) owns them; a waiting request gives up after this long.
-POOL_WAIT_SECONDS = 10
-# A server that stops answering (a partition, not a refusal) must become a
-# 503 within seconds, not hold a request thread until the kernel gives up.
-# Any of these can be overridden in DATABASE_URL's query string.
+# The PostgreSQL driver (psycopg 3); the command line names it when it is missing.
+POSTGRES_DRIVER = "psycopg"
+# A server that stops answering (a partition, not a refusal) must become a 503 within
+# seconds, not hold a request thread until the kernel gives up. Any of these can be
+# overridden in DATABASE_URL's query string.
 POSTGRES_CONNECTION_DEFAULTS = {
     "connect_timeout": 5,
     "keepalives": 1,
@@ -41,67 +48,48 @@ class DatabaseUnavailable(Exception):
     """The database cannot be reached; the request can be retried later."""
 
 
-class _PooledPostgres(PooledPostgresqlDatabase):
-    """Peewee's pool sends `SELECT 1` at every check-out; a connection handed
-    back moments ago is trusted instead (a failed one is discarded by
-    `connection()`), which saves a round trip per request under load."""
-
-    TRUST_SECONDS = 5.0
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._returned_at = {}
-
-    def _can_reuse(self, conn):
-        reusable = super()._can_reuse(conn)
-        if reusable:
-            self._returned_at[id(conn)] = time.monotonic()
-        return reusable
-
-    def _is_closed(self, conn):
-        if conn.closed:
-            return True
-        returned = self._returned_at.pop(id(conn), None)
-        if returned is not None and time.monotonic() - returned < self.TRUST_SECONDS:
-            return False
-        return super()._is_closed(conn)
-
-
 def make_database(url: str) -> peewee.Database:
-    """A pooled database for a `sqlite:///path` or `postgresql://...` URL."""
+    """A database for a `sqlite:///path` or `postgresql://...` URL (not connected yet)."""
     parsed = urllib.parse.urlparse(url)
     if parsed.scheme == "sqlite":
         path = url[len("sqlite:///"):] or ":memory:"
-        db = PooledSqliteDatabase(
-            path,
-            pragmas=SQLITE_PRAGMAS,
-            check_same_thread=False,
-            max_connections=32,
-            timeout=POOL_WAIT_SECONDS,
-        )
+        db = peewee.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, check_same_thread=False,
+                                   field_types=COLUMN_TYPES["sqlite"])
         db.meet_writers = _SqliteWriters(path) if path != ":memory:" else None
         return db
-    return _PooledPostgres(
+    params = {**POSTGRES_CONNECTION_DEFAULTS, **dict(urllib.parse.parse_qsl(parsed.query))}
+    if "prepare_threshold" in params:
+        # psycopg's own option, not libpq's: an integer, or "none" to never prepare
+        # (PgBouncer before 1.21 in transaction mode).
+        raw = str(params["prepare_threshold"]).lower()
+        params["prepare_threshold"] = None if raw in ("none", "") else int(raw)
+    db = peewee.PostgresqlDatabase(
         urllib.parse.unquote(parsed.path.lstrip("/")) or "postgres",
         user=urllib.parse.unquote(parsed.username or "") or None,
         password=urllib.parse.unquote(parsed.password or "") or None,
         host=parsed.hostname,
         port=parsed.port,
-        max_connections=32,
-        stale_timeout=300,
-        timeout=POOL_WAIT_SECONDS,
-        **{**POSTGRES_CONNECTION_DEFAULTS, **dict(urllib.parse.parse_qsl(parsed.query))},
+        prefer_psycopg3=True,
+        field_types=COLUMN_TYPES["postgresql"],
+        **params,
     )
+    db.meet_writers = None
+    return db
 
 
 def bind(url: str) -> peewee.Database:
-    """Point the models at `url`; binding the same URL again keeps the existing pool."""
+    """Point the models at `url`; binding the same URL again keeps the existing handle."""
     if database.obj is not None and getattr(database.obj, "meet_url", None) == url:
         return database.obj
     db = make_database(url)
     db.meet_url = url
     database.initialize(db)
+    dialect.sqlite = is_sqlite()
     return db
+
+
+def is_sqlite() -> bool:
+    return isinstance(database.obj, peewee.SqliteDatabase)
 
 
 class _SqliteWriters:
@@ -155,35 +143,71 @@ def write_transaction():
         yield
 
 
+def lock_name(name: str) -> None:
+    """Hold a lock on `name` until the current transaction ends (check-then-insert rules).
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite: nothing to do, its
+    writers already run one at a time (`write_transaction`).
+    """
+    if not is_sqlite():
+        database.execute_sql("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (name,))
+
+
 @contextlib.contextmanager
 def connection():
-    """Borrow a pooled connection for the current thread, mapping outages."""
+    """Use this thread's connection, opening or replacing it as needed, mapping outages."""
     try:
-        database.connect(reuse_if_open=True)
-    except (peewee.OperationalError, peewee.InterfaceError, MaxConnectionsExceeded) as exc:
+        _ensure_live_connection()
+    except (peewee.OperationalError, peewee.InterfaceError) as exc:
         raise DatabaseUnavailable(str(exc)) from exc
     try:
         yield
     except (peewee.OperationalError, peewee.InterfaceError) as exc:
         if not _is_lock_timeout(exc):
-            _discard_connection()
+            discard_connection()
         raise DatabaseUnavailable(str(exc)) from exc
-    finally:
-        if not database.is_closed():
-            database.close()
+
+
+@contextlib.contextmanager
+def fresh_connection():
+    """A new connection for this thread, for clean-up after the previous one failed."""
+    discard_connection()
+    with connection():
+        yield
+
+
+def _ensure_live_connection() -> None:
+    if database.is_closed():
+        database.connect()
+        return
+    if not is_sqlite() and _closed_by_server(database.connection()):
+        discard_connection()
+        database.connect()
+
+
+def _closed_by_server(conn) -> bool:
+    """True when an idle PostgreSQL connection has something to read: the server's
+    goodbye (idle timeout, restart, pg_terminate_backend) or end of file."""
+    if conn.closed or conn.broken:
+        return True
+    try:
+        readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
 
 
 def _is_lock_timeout(exc: Exception) -> bool:
     return "locked" in str(exc)
 
 
-def _discard_connection() -> None:
-    """Drop a failed connection, and the idle ones that likely died with it."""
-    try:
-        database.manual_close()
-    except Exception:  # the connection is already broken; nothing to save
-        pass
-    database.close_idle()
+def discard_connection() -> None:
+    """Close this thread's connection whatever its state; the next use opens a new one.
+
+    Peewee forgets the connection even when closing it fails (a broken socket).
+    """
+    with contextlib.suppress(peewee.DatabaseError, peewee.InterfaceError):
+        database.close()
 
 
 def ping() -> None:

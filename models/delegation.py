@@ -1,35 +1,74 @@
-"""Whether an application may still act for a user: one read per authenticated request."""
+"""Whether an application may still act for a user: read with every request's first statement.
+
+A token names a user and an application; either may have been deactivated (or
+deleted, in Meet's admin) since it was issued. The columns below are read by
+the same statement as the request's own data (models/room_queries.py), so the
+check costs no round trip of its own.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
-from typing import NamedTuple
-
-import peewee
 
 from .applications import Application, could_be_client_id
 from .prepared import Prepared
 from .users import User
 
-_STATE = Prepared(lambda: (
-    User.select(User.is_active, User.room_count, Application.is_active)
-    .join(Application, peewee.JOIN.LEFT_OUTER, on=(Application.client_id == ""))
-    .where(User.id == uuid.UUID(int=0))
-))
+
+@dataclasses.dataclass(frozen=True)
+class Delegation:
+    """An application (`client_id`) acting for a user, as a verified token says."""
+
+    user_id: uuid.UUID
+    client_id: str
+
+    @property
+    def client_lookup(self) -> str:
+        """The client_id as a query may bind it (no client_id holds NUL or lone surrogates)."""
+        return self.client_id if could_be_client_id(self.client_id) else ""
 
 
-class DelegationState(NamedTuple):
-    user_exists: bool
-    user_active: bool
-    application_active: bool
-    room_count: int
+class DelegationRefused(Exception):
+    """The token is genuine, but its user or application may no longer act."""
+
+    message = ""
 
 
-def delegation_state(user_id: uuid.UUID, client_id: str) -> DelegationState:
-    """The user's and the application's standing, read together, with the user's room count."""
-    lookup = client_id if could_be_client_id(client_id) else ""
-    rows = _STATE.rows(lookup, User.id.db_value(user_id))
-    if not rows:
-        return DelegationState(False, False, False, 0)
-    user_active, room_count, application_active = rows[0]
-    return DelegationState(True, bool(user_active), bool(application_active), room_count)
+class UnknownUser(DelegationRefused):
+    message = "User not found."
+
+
+class InactiveUser(DelegationRefused):
+    message = "User account is disabled."
+
+
+class InactiveApplication(DelegationRefused):
+    message = "Application is inactive"
+
+
+def principal_columns() -> tuple:
+    """The first two columns of a statement that selects FROM meet_user WHERE id = the user."""
+    application_active = (Application.select(Application.is_active)
+                          .where(Application.client_id == ""))
+    return User.is_active, application_active
+
+
+def require_standing(row) -> None:
+    """Raise the refusal for a statement's first row (None: no such user), checked in order."""
+    if row is None:
+        raise UnknownUser()
+    user_active, application_active = row[0], row[1]
+    if not user_active:
+        raise InactiveUser()
+    if not application_active:
+        raise InactiveApplication()
+
+
+_STANDING = Prepared(lambda: User.select(*principal_columns()).where(User.id == uuid.UUID(int=0)))
+
+
+def require_current_standing(delegation: Delegation) -> None:
+    """The check alone, for requests that write before they read (create)."""
+    rows = _STANDING.rows(delegation.client_lookup, User.id.db_value(delegation.user_id))
+    require_standing(rows[0] if rows else None)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import datetime
+import uuid
 from typing import Tuple
 
 import peewee
 
-from .base import BaseModel, utcnow
-from .db import write_transaction
-from .rooms import Room, RoomPolicy
-from .users import User
+from .base import NotFound, SideTable
+from .db import fresh_connection, write_transaction
+from .delegation import Delegation, require_current_standing
+from .fields import TimestampField, now
+from .room_queries import visible_room
+from .rooms import NewRoom, RoomPolicy, RoomView, create_room
 
 RETENTION = datetime.timedelta(hours=24)
 # A first request that has not finished after this long is taken to have died.
@@ -26,21 +29,23 @@ class IdempotencyInProgress(Exception):
     """The first request with this key is still running."""
 
 
-class IdempotencyRecord(BaseModel):
-    client_id = peewee.CharField(max_length=255)
-    user = peewee.ForeignKeyField(User, on_delete="CASCADE")
+class IdempotencyRecord(SideTable):
+    id = peewee.UUIDField(primary_key=True, default=uuid.uuid4)
+    client_id = peewee.CharField(max_length=100)
+    user_id = peewee.UUIDField()
     key = peewee.CharField(max_length=255)
     fingerprint = peewee.CharField(max_length=64)
-    room = peewee.ForeignKeyField(Room, null=True, on_delete="CASCADE")
-    started_at = peewee.DateTimeField(default=utcnow)
+    room_id = peewee.UUIDField(null=True)
+    started_at = TimestampField(default=now)
+    created_at = TimestampField(default=now)
 
     class Meta:
-        table_name = "meet_idempotency_records"
-        indexes = ((("client_id", "user", "key"), True),)
+        table_name = "meet_external_idempotency_keys"
+        indexes = ((("client_id", "user_id", "key"), True),)
 
     @classmethod
     def _same(cls, client_id: str, user_id, key: str):
-        return (cls.client_id == client_id) & (cls.user == user_id) & (cls.key == key)
+        return (cls.client_id == client_id) & (cls.user_id == user_id) & (cls.key == key)
 
     @classmethod
     def claim(cls, client_id: str, user_id, key: str, fingerprint: str) -> Tuple[IdempotencyRecord, bool]:
@@ -51,12 +56,12 @@ class IdempotencyRecord(BaseModel):
         """
         same = cls._same(client_id, user_id, key)
         for _ in range(CLAIM_ATTEMPTS):
-            now = utcnow()
+            stamp = now()
             try:
                 with write_transaction():
-                    cls.delete().where(same & (cls.created_at < now - RETENTION)).execute()
-                    record = cls.create(client_id=client_id, user=user_id, key=key,
-                                        fingerprint=fingerprint, started_at=now, created_at=now)
+                    cls.delete().where(same & (cls.created_at < stamp - RETENTION)).execute()
+                    record = cls.create(client_id=client_id, user_id=user_id, key=key,
+                                        fingerprint=fingerprint, started_at=stamp, created_at=stamp)
                 return record, False
             except peewee.IntegrityError:
                 existing = cls.get_or_none(same)
@@ -66,35 +71,48 @@ class IdempotencyRecord(BaseModel):
                 raise IdempotencyMismatch(key)
             if existing.room_id is not None:
                 return existing, True
-            if now - existing.started_at < IN_FLIGHT_LIMIT:
+            if stamp - existing.started_at < IN_FLIGHT_LIMIT:
                 raise IdempotencyInProgress(key)
-            taken = cls.update(started_at=now).where(
-                (cls.id == existing.id) & (cls.started_at == existing.started_at) & cls.room.is_null()
+            taken = cls.update(started_at=stamp).where(
+                (cls.id == existing.id) & (cls.started_at == existing.started_at) & cls.room_id.is_null()
             ).execute()
             if taken:
                 return existing, False
         raise IdempotencyInProgress(key)
 
     def release(self) -> None:
-        """Free the key after a failed first request."""
-        IdempotencyRecord.delete().where(
-            (IdempotencyRecord.id == self.id) & IdempotencyRecord.room.is_null()
-        ).execute()
+        """Free the key after a failed first request, on a new connection: the failure
+        may have been the request's own connection dying."""
+        with fresh_connection():
+            IdempotencyRecord.delete().where(
+                (IdempotencyRecord.id == self.id) & IdempotencyRecord.room_id.is_null()
+            ).execute()
 
-    def finish(self, room: Room) -> None:
-        IdempotencyRecord.update(room=room).where(IdempotencyRecord.id == self.id).execute()
+    def forget(self) -> None:
+        IdempotencyRecord.delete().where(IdempotencyRecord.id == self.id).execute()
+
+    def finish_statement(self, room_id) -> tuple:
+        """The UPDATE that marks the key done, run in the room's own transaction."""
+        sql, params = (IdempotencyRecord.update(room_id=room_id)
+                       .where(IdempotencyRecord.id == self.id).sql())
+        return sql, params
 
 
-def create_room_once(user_id, client_id: str, policy: RoomPolicy, key: str | None,
-                     fingerprint: str) -> Tuple[Room, bool]:
+def create_room_once(delegation: Delegation, new: NewRoom, policy: RoomPolicy, key: str | None,
+                     fingerprint: str) -> Tuple[RoomView, bool]:
     """A new room, or with a key already used, the room its first request made; and whether it is new."""
+    require_current_standing(delegation)
     if key is None:
-        return Room.create_for(user_id, client_id, policy), True
-    record, finished = IdempotencyRecord.claim(client_id, user_id, key, fingerprint)
+        return create_room(new, policy), True
+    record, finished = IdempotencyRecord.claim(delegation.client_id, delegation.user_id, key, fingerprint)
     if finished:
-        return Room.get_by_id(record.room_id), False
+        try:
+            return visible_room(delegation, str(record.room_id)), False
+        except NotFound:  # the room was deleted since: the key starts over
+            record.forget()
+            record, _ = IdempotencyRecord.claim(delegation.client_id, delegation.user_id, key, fingerprint)
     try:
-        room = Room.create_for(user_id, client_id, policy, also=record.finish)
+        room = create_room(new, policy, also=[record.finish_statement])
     except BaseException:
         record.release()
         raise

@@ -1,4 +1,9 @@
-"""Rooms, who may see them, and how they are made."""
+"""Rooms, in Meet's tables: how they are made, and who may see them.
+
+A Meet room is three rows: `meet_resource` (id, timestamps), `meet_room` (its
+`resource_id` is the resource's id) and one `meet_resource_access` per user with a
+role. A user's rooms are those where the user holds an access of any role.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,19 @@ import dataclasses
 import secrets
 import string
 import uuid
-from typing import Callable, List, NamedTuple
+from typing import Iterable, List, NamedTuple
 
 import peewee
 
-from .base import BaseModel, NotFound, utcnow
-from .db import write_transaction
-from .prepared import Prepared
+from .base import MeetTable, SideTable
+from .db import database, is_sqlite, write_transaction
+from .fields import JSONField, TimestampField, UnboundedCharField, now
+from .prepared import RowInsert
 from .users import User
 
-ROLES = ("owner", "administrator", "member")
+OWNER, ADMINISTRATOR, MEMBER = "owner", "administrator", "member"
+ROLES = (OWNER, ADMINISTRATOR, MEMBER)
+ACCESS_LEVELS = ("public", "trusted", "restricted")
 SLUG_GROUPS = (3, 4, 3)
 # Collisions are rare (26^10 slugs); a few retries absorb them, and running
 # out means the PIN space is nearly full, which the caller reports as 503.
@@ -28,13 +36,14 @@ class RoomAllocationFailed(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class RoomPolicy:
-    """The settings that shape a room and its public body."""
+    """The settings that shape a new room and a room's public body."""
 
     base_url: str | None = None
     telephony_enabled: bool = False
     pin_length: int = 10
     phone_number: str | None = None
     default_country: str = "US"
+    default_access_level: str = "trusted"
 
     @classmethod
     def from_config(cls, config) -> RoomPolicy:
@@ -44,11 +53,12 @@ class RoomPolicy:
             pin_length=config.telephony_pin_length,
             phone_number=config.telephony_phone_number,
             default_country=config.telephony_default_country,
+            default_access_level=getattr(config, "default_access_level", "trusted"),
         )
 
 
 def new_slug() -> str:
-    """Three groups of lowercase letters, `xxx-xxxx-xxx`."""
+    """Three groups of lowercase letters, `xxx-xxxx-xxx` (Meet's generate_room_slug)."""
     return "-".join(
         "".join(secrets.choice(string.ascii_lowercase) for _ in range(size))
         for size in SLUG_GROUPS
@@ -56,92 +66,74 @@ def new_slug() -> str:
 
 
 def new_pin(length: int) -> str:
-    return "".join(secrets.choice(string.digits) for _ in range(length))
+    """Meet's PIN: a uniform random number of `length` digits, zero-padded."""
+    return str(secrets.randbelow(10 ** length)).zfill(length)
 
 
-class Room(BaseModel):
-    slug = peewee.CharField(max_length=32, unique=True)
-    access_level = peewee.CharField(max_length=16, default="trusted")
-    pin_code = peewee.CharField(max_length=32, unique=True, null=True)
+class Resource(MeetTable):
+    """`meet_resource`: what accesses point at; a room's id is its resource's id."""
 
-    class Meta:
-        table_name = "meet_rooms"
-
-    def as_body(self, policy: RoomPolicy) -> dict:
-        return RoomView(self.id, self.slug, self.access_level, self.pin_code).as_body(policy)
-
-    @classmethod
-    def visible_to(cls, user_id, room_id: str) -> RoomView:
-        """The room if the user has any access to it; NotFound otherwise, whatever the reason."""
-        try:
-            room_uuid = uuid.UUID(room_id)
-        except (ValueError, AttributeError, TypeError):
-            raise NotFound(room_id) from None
-        rows = _VISIBLE_ROOM.rows(Room.id.db_value(room_uuid), RoomAccess.user.db_value(user_id))
-        if not rows:
-            raise NotFound(room_id)
-        return RoomView.from_row(rows[0])
-
-    @classmethod
-    def create_for(cls, user_id, client_id: str, policy: RoomPolicy,
-                   also: Callable[[Room], None] | None = None) -> Room:
-        """A trusted room owned by the user, with its audit record, all or nothing.
-
-        `also` runs inside the same transaction (the idempotency record is
-        finished there, so a stored room and its replay record never disagree).
-        """
-        for _ in range(CREATE_ATTEMPTS):
-            try:
-                with write_transaction():
-                    room = cls.create(
-                        slug=new_slug(),
-                        pin_code=new_pin(policy.pin_length) if policy.telephony_enabled else None,
-                    )
-                    RoomCreation.create(room=room, user=user_id, client_id=client_id)
-                    if also is not None:
-                        also(room)
-                    RoomAccess.grant(room, user_id, "owner")
-                return room
-            except peewee.IntegrityError:
-                continue
-        raise RoomAllocationFailed()
-
-
-class RoomAccess(BaseModel):
-    room = peewee.ForeignKeyField(Room, backref="accesses", on_delete="CASCADE")
-    user = peewee.ForeignKeyField(User, backref="room_accesses", on_delete="CASCADE")
-    role = peewee.CharField(max_length=16, choices=[(r, r) for r in ROLES])
-    # The room's creation time, copied so a user's page is read from one index.
-    room_created_at = peewee.DateTimeField(default=utcnow)
+    id = peewee.UUIDField(primary_key=True, default=uuid.uuid4)
+    created_at = TimestampField(default=now)
+    updated_at = TimestampField(default=now)
 
     class Meta:
-        table_name = "meet_room_accesses"
-        indexes = (
-            (("user", "room"), True),
-            (("user", "room_created_at", "room"), False),
-        )
-
-    @classmethod
-    def grant(cls, room: Room, user_id, role: str) -> RoomAccess:
-        """Give a user a role in a room, and count it in the user's room_count.
-
-        Call it inside the transaction that makes the room. On PostgreSQL the
-        counter's row lock is held until commit, so it is taken last.
-        """
-        access = cls.create(room=room, user=user_id, role=role, room_created_at=room.created_at)
-        User.update(room_count=User.room_count + 1).where(User.id == user_id).execute()
-        return access
+        table_name = "meet_resource"
 
 
-class RoomCreation(BaseModel):
-    """The audit record of a room made through the API: which application, for whom."""
+class Room(MeetTable):
+    """`meet_room`: `name` is the slug, as Meet's external API names rooms."""
 
-    room = peewee.ForeignKeyField(Room, unique=True, on_delete="CASCADE")
-    user = peewee.ForeignKeyField(User, on_delete="CASCADE")
-    client_id = peewee.CharField(max_length=255)
+    name = peewee.CharField(max_length=500)
+    resource = peewee.ForeignKeyField(Resource, primary_key=True, deferrable="INITIALLY DEFERRED")
+    slug = peewee.CharField(max_length=100, unique=True, null=True)
+    configuration = JSONField(default=dict)
+    access_level = peewee.CharField(max_length=50)
+    pin_code = UnboundedCharField(unique=True, null=True)
 
     class Meta:
-        table_name = "meet_room_creations"
+        table_name = "meet_room"
+
+
+class ResourceAccess(MeetTable):
+    """`meet_resource_access`: a user's role in a room (owner, administrator or member)."""
+
+    id = peewee.UUIDField(primary_key=True, default=uuid.uuid4)
+    created_at = TimestampField(default=now)
+    updated_at = TimestampField(default=now)
+    role = peewee.CharField(max_length=20)
+    resource = peewee.ForeignKeyField(Resource, backref="accesses", deferrable="INITIALLY DEFERRED")
+    user = peewee.ForeignKeyField(User, backref="accesses", deferrable="INITIALLY DEFERRED")
+
+    class Meta:
+        table_name = "meet_resource_access"
+
+    @classmethod
+    def grant(cls, room_id: uuid.UUID, user_id: uuid.UUID, role: str) -> None:
+        """Give a user a role in a room, as Meet's ResourceAccess.objects.create() would."""
+        stamp = now()
+        cls.insert(id=uuid.uuid4(), created_at=stamp, updated_at=stamp, role=role,
+                   resource=room_id, user=user_id).execute()
+
+
+ResourceAccess.add_index(ResourceAccess.index(
+    ResourceAccess.user, ResourceAccess.resource, unique=True, name="resource_access_unique_user_resource"))
+
+
+class RoomCreation(SideTable):
+    """The audit record of a room made through the API: which application, for whom.
+
+    No foreign key: Meet deletes rooms in Python, and a reference from here would
+    make its deletes fail.
+    """
+
+    room_id = peewee.UUIDField(primary_key=True)
+    user_id = peewee.UUIDField()
+    client_id = peewee.CharField(max_length=100)
+    created_at = TimestampField(default=now)
+
+    class Meta:
+        table_name = "meet_external_room_creations"
 
 
 class RoomView(NamedTuple):
@@ -151,15 +143,19 @@ class RoomView(NamedTuple):
     slug: str
     access_level: str
     pin_code: str | None
+    configuration: dict
 
     @classmethod
-    def from_row(cls, row: tuple) -> RoomView:
-        room_id, slug, access_level, pin_code = row
-        return cls(room_id if isinstance(room_id, uuid.UUID) else uuid.UUID(room_id),
-                   slug, access_level, pin_code)
+    def from_row(cls, row) -> RoomView:
+        room_id, slug, access_level, pin_code, configuration = row
+        return cls(
+            room_id if isinstance(room_id, uuid.UUID) else uuid.UUID(room_id),
+            slug, access_level, pin_code, Room.configuration.python_value(configuration) or {},
+        )
 
     def as_body(self, policy: RoomPolicy) -> dict:
-        body = {"id": str(self.id), "slug": self.slug, "access_level": self.access_level}
+        body = {"id": str(self.id), "slug": self.slug, "access_level": self.access_level,
+                "configuration": self.configuration}
         if policy.base_url:
             body["url"] = f"{policy.base_url}/{self.slug}"
         if policy.telephony_enabled:
@@ -173,51 +169,70 @@ class RoomView(NamedTuple):
         return body
 
 
-_ROOM_COLUMNS = (Room.id, Room.slug, Room.access_level, Room.pin_code)
-_ANY_UUID = uuid.UUID(int=0)
+# What a room's body is read from, in RoomView's order.
+ROOM_COLUMNS = (Room.resource, Room.slug, Room.access_level, Room.pin_code, Room.configuration)
 
-_VISIBLE_ROOM = Prepared(lambda: (
-    Room.select(*_ROOM_COLUMNS).join(RoomAccess)
-    .where((Room.id == _ANY_UUID) & (RoomAccess.user == _ANY_UUID))
-))
-
-
-def _page_query(from_oldest: bool) -> Prepared:
-    """One page of a user's rooms: ids from the covering index, then only those rooms."""
-
-    def build():
-        order = (RoomAccess.room_created_at, RoomAccess.room)
-        page_ids = (
-            RoomAccess.select(RoomAccess.room, RoomAccess.room_created_at)
-            .where(RoomAccess.user == _ANY_UUID)
-            .order_by(*(order if from_oldest else [column.desc() for column in order]))
-            .limit(1).offset(1)
-        )
-        return (
-            Room.select(*_ROOM_COLUMNS)
-            .join(page_ids, on=(Room.id == page_ids.c.room_id))
-            .order_by(page_ids.c.room_created_at.desc(), Room.id.desc())
-        )
-
-    return Prepared(build)
+_ROOM_ROWS = (
+    RowInsert(Resource, ("id", "created_at", "updated_at")),
+    RowInsert(Room, ("name", "resource", "slug", "configuration", "access_level", "pin_code")),
+    RowInsert(ResourceAccess, ("id", "created_at", "updated_at", "role", "resource", "user")),
+    RowInsert(RoomCreation, ("room_id", "user_id", "client_id", "created_at")),
+)
 
 
-_NEWEST_FIRST, _OLDEST_FIRST = _page_query(False), _page_query(True)
+@dataclasses.dataclass(frozen=True)
+class NewRoom:
+    """What a create asks for: the owner, the application, and the room's settings."""
+
+    owner_id: uuid.UUID
+    client_id: str
+    access_level: str
+    configuration: dict
+
+    def rows(self, policy: RoomPolicy) -> List[dict]:
+        """The four rows of one room, as Meet's models would fill them, in insert order."""
+        room_id, stamp, slug = uuid.uuid4(), now(), new_slug()
+        pin = new_pin(policy.pin_length) if policy.telephony_enabled else None
+        return [
+            {"id": room_id, "created_at": stamp, "updated_at": stamp},
+            {"name": slug, "resource": room_id, "slug": slug, "configuration": self.configuration,
+             "access_level": self.access_level, "pin_code": pin},
+            {"id": uuid.uuid4(), "created_at": stamp, "updated_at": stamp, "role": OWNER,
+             "resource": room_id, "user": self.owner_id},
+            {"room_id": room_id, "user_id": self.owner_id, "client_id": self.client_id,
+             "created_at": stamp},
+        ]
 
 
-def rooms_page(user_id, room_count: int, page: int, page_size: int) -> List[RoomView]:
-    """One page of the user's `room_count` rooms, newest first (creation time, then id).
+def create_room(new: NewRoom, policy: RoomPolicy, also: Iterable = ()) -> RoomView:
+    """Store a room, its owner's access and its audit record, all or nothing.
 
-    A page in the second half is read from the oldest end, so OFFSET never
-    walks more than half the user's rooms.
+    `also` holds more (sql, params) statements for the same transaction (the
+    idempotency record is finished there, so a stored room and its replay record
+    never disagree). On PostgreSQL it is all one statement (data-modifying CTEs),
+    so one round trip; a slug or PIN collision fails it whole and is retried.
     """
-    offset = (page - 1) * page_size
-    if offset >= room_count:
-        return []
-    limit = min(page_size, room_count - offset)
-    user = RoomAccess.user.db_value(user_id)
-    if offset > room_count // 2:
-        rows = _OLDEST_FIRST.rows(user, limit, room_count - offset - limit)
-    else:
-        rows = _NEWEST_FIRST.rows(user, limit, offset)
-    return [RoomView.from_row(row) for row in rows]
+    also = list(also)
+    for _ in range(CREATE_ATTEMPTS):
+        rows = new.rows(policy)
+        statements = [(insert.sql(), insert.params(row))
+                      for insert, row in zip(_ROOM_ROWS, rows, strict=True)]
+        try:
+            _run_together(statements + [statement(rows[0]["id"]) for statement in also])
+        except peewee.IntegrityError:
+            continue
+        room = rows[1]
+        return RoomView(room["resource"], room["slug"], room["access_level"], room["pin_code"],
+                        room["configuration"])
+    raise RoomAllocationFailed()
+
+
+def _run_together(statements: list) -> None:
+    if is_sqlite():
+        with write_transaction():
+            for sql, params in statements:
+                database.execute_sql(sql, params)
+        return
+    ctes = ", ".join(f"s{n} AS ({sql})" for n, (sql, _) in enumerate(statements))
+    params = [value for _, values in statements for value in values]
+    database.execute_sql(f"WITH {ctes} SELECT 1", params)

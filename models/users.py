@@ -1,13 +1,17 @@
-"""Users: the people applications act for."""
+"""Users: the people applications act for, in Meet's `meet_user` table."""
 
 from __future__ import annotations
 
 import re
+import secrets
+import string
+import uuid
 
 import peewee
 
-from .base import BaseModel
-from .db import database
+from .base import MeetTable
+from .db import lock_name, write_transaction
+from .fields import JSONField, TimestampField, now
 from .prepared import Prepared
 
 # Close to the usual validators' rule: a dot-atom local part and a domain of
@@ -17,6 +21,8 @@ _EMAIL = re.compile(
     r"@(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
 )
 MAX_EMAIL_LENGTH = 254
+# Django's `set_unusable_password()`: "!" and 40 random letters and digits.
+_UNUSABLE_ALPHABET = string.ascii_letters + string.digits
 
 
 class InvalidEmail(ValueError):
@@ -38,29 +44,59 @@ def email_domain(email: str) -> str:
     return email.rsplit("@", 1)[1].lower()
 
 
-class User(BaseModel):
-    email = peewee.CharField(max_length=MAX_EMAIL_LENGTH)
+def unusable_password() -> str:
+    return "!" + "".join(secrets.choice(_UNUSABLE_ALPHABET) for _ in range(40))
+
+
+class User(MeetTable):
+    """`meet_user`, columns in Meet's order; the last two exist from core 0022 on."""
+
+    password = peewee.CharField(max_length=128, default=unusable_password)
+    last_login = TimestampField(null=True)
+    is_superuser = peewee.BooleanField(default=False)
+    id = peewee.UUIDField(primary_key=True, default=uuid.uuid4)
+    created_at = TimestampField(default=now)
+    updated_at = TimestampField(default=now)
+    # Set by Meet at the person's first OIDC login; null for users provisioned by email.
+    sub = peewee.CharField(max_length=255, unique=True, null=True)
+    email = peewee.CharField(max_length=MAX_EMAIL_LENGTH, null=True)
+    admin_email = peewee.CharField(max_length=254, unique=True, null=True)
+    language = peewee.CharField(max_length=10, default="en-us")
+    timezone = peewee.CharField(max_length=63, default="UTC")
+    is_device = peewee.BooleanField(default=False)
+    is_staff = peewee.BooleanField(default=False)
     is_active = peewee.BooleanField(default=True)
-    # How many rooms the user has an access to, kept by RoomAccess.grant: a
-    # list's `count` is read here instead of counting up to 100,000 rows.
-    room_count = peewee.IntegerField(default=0)
+    full_name = peewee.CharField(max_length=100, null=True)
+    short_name = peewee.CharField(max_length=100, null=True)
+    default_room_access_level = peewee.CharField(max_length=50, null=True)
+    default_room_configuration = JSONField(default=dict)
 
     class Meta:
-        table_name = "meet_users"
+        table_name = "meet_user"
 
     @classmethod
     def by_email(cls, email: str) -> User | None:
-        """The user whose email matches, ignoring case."""
+        """The user whose email matches, ignoring case.
+
+        Meet allows one email on several users (one per OIDC `sub`, and before
+        core 0019 any number): the one the person logs in with (a `sub`) wins,
+        then the oldest.
+        """
         return _BY_EMAIL.first(cls, email)
 
     @classmethod
     def create_user(cls, email: str, active: bool = True) -> User:
+        """A user as Meet provisions one: no `sub` (linked at first OIDC login), unusable password."""
         email = validated_email(email)
-        try:
-            with database.atomic():
-                return cls.create(email=email, is_active=active)
-        except peewee.IntegrityError:
-            raise DuplicateEmail(email) from None
+        with write_transaction():
+            lock_name(f"meet_user:{email.lower()}")
+            if cls.by_email(email) is not None:
+                raise DuplicateEmail(email)
+            try:
+                with cls._meta.database.atomic():
+                    return cls.create(email=email, is_active=active)
+            except peewee.IntegrityError:  # Meet's own unique index, raced by Meet's code
+                raise DuplicateEmail(email) from None
 
     @classmethod
     def get_or_create_provisional(cls, email: str) -> User:
@@ -73,9 +109,18 @@ class User(BaseModel):
         except DuplicateEmail:  # another request created it first
             return cls.by_email(email)
 
+    def set_active(self, active: bool) -> None:
+        User.update(is_active=active).where(User.id == self.id).execute()
+        self.is_active = active
 
-# Uniqueness ignores case, and it is the database that enforces it.
-User.add_index(User.index(peewee.fn.LOWER(User.email), unique=True, name="meet_users_email_ci"))
 
+# Meet's unique index (core 0019 on), made with the table in a database of our own.
+User.add_index(User.index(peewee.fn.LOWER(User.email), unique=True, where=User.sub.is_null(),
+                          name="unique_email_when_sub_is_null"))
 
-_BY_EMAIL = Prepared(lambda: User.select().where(peewee.fn.LOWER(User.email) == peewee.fn.LOWER("")))
+# The project's own index (models/schema.py) serves this lookup on every Meet version.
+_BY_EMAIL = Prepared(lambda: (
+    User.select()
+    .where(peewee.fn.LOWER(User.email) == peewee.fn.LOWER(""))
+    .order_by(User.sub.is_null(), User.created_at, User.id)
+))

@@ -15,6 +15,8 @@ import models
 from meet_external.app import create_app
 from meet_external.config import Config
 from models import Application, User
+from models import credentials as secret_hashing
+from models.rooms import NewRoom, RoomPolicy, RoomView, create_room
 
 from .support import postgres
 from .support.constants import API, ROOMS_URL, SECRET_KEY, TOKEN_URL  # noqa: F401 - shared names
@@ -28,6 +30,18 @@ def database_url(tmp_path_factory):
             yield url
         return
     yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'meet.sqlite3'}"
+
+
+DJANGO_ITERATIONS = secret_hashing.PBKDF2_ITERATIONS
+
+
+@pytest.fixture(scope="session", autouse=True)
+def quick_secret_hashes():
+    """Secrets hashed and checked in this process use 1,000 PBKDF2 iterations, not Django's
+    1,000,000 (a quarter of a second each); tests of the real count set it back."""
+    secret_hashing.PBKDF2_ITERATIONS = 1_000
+    yield
+    secret_hashing.PBKDF2_ITERATIONS = DJANGO_ITERATIONS
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +58,12 @@ def clean_database(base_config):
         for model in reversed(models.ALL_MODELS):
             model.delete().execute()
     yield
+
+
+def row_counts() -> dict:
+    """Rows in each of the project's tables, by table name."""
+    with models.database.connection_context():
+        return {model._meta.table_name: model.select().count() for model in models.ALL_MODELS}
 
 
 @pytest.fixture
@@ -115,6 +135,17 @@ def make_application():
             if not active:
                 application.set_active(False)
         return Credentials(application, application.client_id, secret)
+
+    return build
+
+
+@pytest.fixture
+def make_room():
+    """A room made through the model, as the API makes one (owner access and audit record)."""
+
+    def build(owner: User, client_id: str = "other-client", **policy) -> RoomView:
+        with models.database.connection_context():
+            return create_room(NewRoom(owner.id, client_id, "trusted", {}), RoomPolicy(**policy))
 
     return build
 

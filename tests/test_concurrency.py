@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 import models
-from models import Room, RoomAccess, RoomCreation
+from models import Resource, ResourceAccess, Room, RoomCreation
 
 from .support.constants import ROOMS_URL, TOKEN_URL
 from .support.server import ServerProcess
@@ -100,8 +100,8 @@ def test_concurrent_creates_are_each_stored_and_listed_once(database_url, tmp_pa
     # Nothing beyond the 201s was written: one owner access and one audit record per room.
     with models.database.connection_context():
         assert Room.select().count() == ROOMS
-        assert RoomAccess.select().where(RoomAccess.role == "owner").count() == ROOMS
-        assert RoomCreation.select().count() == ROOMS
+        assert ResourceAccess.select().where(ResourceAccess.role == "owner").count() == ROOMS
+        assert RoomCreation.select().count() == Resource.select().count() == ROOMS
     assert "Traceback" not in log
     audited = [json.loads(line) for line in log.splitlines() if '"room.created"' in line]
     assert sorted(event["room_id"] for event in audited) == sorted(created)

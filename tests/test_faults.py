@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 import models
-from models import Room, RoomAccess, RoomCreation
+from models import Resource, ResourceAccess, Room, RoomCreation
 
 from .support.constants import ROOMS_URL, TOKEN_URL
 from .support.server import ServerProcess
@@ -312,5 +312,5 @@ def test_sigkill_mid_load_keeps_every_room_answered_201(database_url, tmp_path, 
     with models.database.connection_context():
         rooms = Room.select().count()
         assert rooms == len(listed)
-        assert RoomAccess.select().where(RoomAccess.role == "owner").count() == rooms
-        assert RoomCreation.select().count() == rooms
+        assert ResourceAccess.select().where(ResourceAccess.role == "owner").count() == rooms
+        assert RoomCreation.select().count() == Resource.select().count() == rooms

@@ -15,7 +15,7 @@ import pytest
 
 import models
 from models import Application, User
-from models.applications import hash_secret
+from models.credentials import make_secret_hash
 
 from .support.server import ServerProcess
 
@@ -44,8 +44,8 @@ checks.status_code_conformance.enabled = false
 def seeded_example_credentials():
     with models.database.connection_context():
         Application.create(name="Example", client_id=EXAMPLE_CLIENT_ID,
-                           client_secret_hash=hash_secret(EXAMPLE_SECRET),
-                           scopes="rooms:list rooms:retrieve rooms:create")
+                           client_secret=make_secret_hash(EXAMPLE_SECRET),
+                           scopes=["rooms:list", "rooms:retrieve", "rooms:create"])
         User.create_user(EXAMPLE_EMAIL)
 
 

@@ -1,10 +1,12 @@
 """The HTTP surface: JSON errors everywhere, aliases, 405 Allow, 413, probes, proxies (CONTRACT §1-2, §6)."""
 
 import ipaddress
+import shutil
 
 import pytest
 
 import meet_external.app
+import models
 
 from .conftest import API, ROOMS_URL, TOKEN_URL
 
@@ -84,8 +86,14 @@ def test_probes(client):
 
 
 def test_unreachable_database_is_503_and_not_ready(make_client, tmp_path):
-    missing = f"sqlite:///{tmp_path / 'no-such-dir' / 'x.sqlite3'}"
-    with make_client(database_url=missing, fresh=True) as client:
+    """The database goes away after start-up: each thread's next connection fails."""
+    directory = tmp_path / "db"
+    directory.mkdir()
+    url = f"sqlite:///{directory / 'x.sqlite3'}"
+    models.bind(url)
+    models.create_tables()
+    with make_client(database_url=url, fresh=True) as client:
+        shutil.rmtree(directory)
         assert client.get("/healthz").status_code == 200
         detail = {"detail": "Service temporarily unavailable: the database cannot be reached."}
         assert_json_error(client.get("/readyz"), 503, detail)

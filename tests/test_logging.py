@@ -21,8 +21,6 @@ import uuid
 import httpx
 import jwt
 
-from models.applications import hash_secret
-
 from .support.constants import ROOMS_URL, SECRET_KEY, TOKEN_URL
 from .support.server import ServerProcess
 from .test_faults import proxied_postgres
@@ -56,7 +54,7 @@ class Session:
         self.user = user
         self.secrets = {
             "client secret": credentials.client_secret,
-            "stored secret hash": hash_secret(credentials.client_secret),
+            "stored secret hash": credentials.application.client_secret,
             "wrong secret tried": WRONG_SECRET,
             "signing key": SECRET_KEY,
             "previous signing key": PREVIOUS_KEY,

@@ -6,8 +6,7 @@ import uuid
 import pytest
 
 import models
-from models import Room, RoomAccess, RoomCreation
-from models.rooms import RoomPolicy
+from models import ResourceAccess, Room, RoomCreation
 
 from .conftest import ROOMS_URL, TOKEN_URL
 
@@ -22,10 +21,9 @@ def make_rooms(client, auth):
     return create
 
 
-def room_of_someone_else(make_user):
-    other = make_user("someone-else@example.com")
-    with models.database.connection_context():
-        return Room.create_for(other.id, "other-client", RoomPolicy())
+@pytest.fixture
+def room_of_someone_else(make_user, make_room):
+    return make_room(make_user("someone-else@example.com"))
 
 
 # --- create -------------------------------------------------------------------------
@@ -43,15 +41,17 @@ def test_create_accepts_empty_object_empty_body_or_none(client, auth, kwargs, us
 
     assert response.status_code == 201, response.text
     body = response.json()
-    assert set(body) == {"id", "slug", "access_level"}
-    assert body["access_level"] == "trusted"
+    assert set(body) == {"id", "slug", "access_level", "configuration"}
+    assert (body["access_level"], body["configuration"]) == ("trusted", {})
     assert SLUG.match(body["slug"])
     assert response.headers["location"] == f"{BASE}/{body['id']}"
     with models.database.connection_context():
-        access = RoomAccess.get(RoomAccess.room == body["id"])
-        record = RoomCreation.get(RoomCreation.room == body["id"])
+        access = ResourceAccess.get(ResourceAccess.resource == body["id"])
+        record = RoomCreation.get(RoomCreation.room_id == body["id"])
+        room = Room.get_by_id(body["id"])
     assert (access.user_id, access.role) == (user.id, "owner")
     assert (record.user_id, record.client_id) == (user.id, credentials.client_id)
+    assert (room.name, room.slug, room.pin_code) == (body["slug"], body["slug"], None)
 
 
 @pytest.mark.parametrize("content", [b"null", b"[]", b"42", b"\"x\"", b"{", b"\xff"])
@@ -108,8 +108,8 @@ def test_exhausted_pins_answer_503_and_store_nothing(make_client, credentials, u
     assert response.status_code == 503
     assert response.json() == {"detail": "Could not allocate a unique room slug or PIN; try again."}
     with models.database.connection_context():
-        counts = [model.select().count() for model in (Room, RoomAccess, RoomCreation)]
-    assert counts == [1, 1, 1]
+        counts = [model.select().count() for model in (models.Resource, Room, ResourceAccess, RoomCreation)]
+    assert counts == [1, 1, 1, 1]
 
 
 # --- list -----------------------------------------------------------------------------
@@ -161,12 +161,12 @@ def test_page_past_the_end_with_no_rooms(client, auth):
 
 
 @pytest.mark.parametrize("role", ["member", "administrator"])
-def test_list_shows_the_users_rooms_of_any_role_and_no_other(client, auth, user, make_user, role):
-    shared = room_of_someone_else(make_user)
-    third = make_user("third@example.com")
+def test_list_shows_the_users_rooms_of_any_role_and_no_other(client, auth, user, make_user, make_room,
+                                                             room_of_someone_else, role):
+    shared = room_of_someone_else
+    make_room(make_user("third@example.com"))
     with models.database.connection_context():
-        RoomAccess.grant(shared, user.id, role)
-        Room.create_for(third.id, "other-client", RoomPolicy())
+        ResourceAccess.grant(shared.id, user.id, role)
     body = client.get(ROOMS_URL, headers=auth).json()
     assert body["count"] == 1
     assert [r["id"] for r in body["results"]] == [str(shared.id)]
@@ -220,8 +220,8 @@ def test_retrieve_unknown_or_malformed_is_404(client, auth, room_id):
     assert response.json() == {"detail": "Not found."}
 
 
-def test_retrieve_someone_elses_room_is_the_same_404(client, auth, make_user):
-    theirs = room_of_someone_else(make_user)
+def test_retrieve_someone_elses_room_is_the_same_404(client, auth, room_of_someone_else):
+    theirs = room_of_someone_else
     response = client.get(f"{ROOMS_URL}/{theirs.id}", headers=auth)
     assert response.status_code == 404
     assert response.json() == {"detail": "Not found."}
@@ -238,12 +238,22 @@ def test_pages_of_every_size_concatenate_to_the_newest_first_order(client, auth,
         assert seen == newest_first, page_size
 
 
-def test_room_count_follows_every_access_granted(user, make_user):
-    other = make_user("owner@example.com")
+def test_count_follows_accesses_written_outside_the_api(client, auth, user, room_of_someone_else):
+    """Meet's own code writes accesses too: the count is read from them, never kept aside."""
+    assert client.get(ROOMS_URL, headers=auth).json()["count"] == 0
     with models.database.connection_context():
-        mine = [Room.create_for(user.id, "c", RoomPolicy()) for _ in range(3)]
-        theirs = Room.create_for(other.id, "c", RoomPolicy())
-        RoomAccess.grant(theirs, user.id, "member")
-        counts = {u.email: u.room_count for u in models.User.select()}
-    assert len(mine) == 3
-    assert counts == {"alice@example.com": 4, "owner@example.com": 1}
+        ResourceAccess.grant(room_of_someone_else.id, user.id, "member")
+    assert client.get(ROOMS_URL, headers=auth).json()["count"] == 1
+    with models.database.connection_context():
+        ResourceAccess.delete().where(ResourceAccess.user == user.id).execute()
+    assert client.get(ROOMS_URL, headers=auth).json() == {
+        "count": 0, "next": None, "previous": None, "results": []}
+
+
+def test_order_is_the_rooms_creation_time_not_the_access_time(client, auth, user, make_room, make_user):
+    older = make_room(make_user("owner@example.com"))
+    mine = client.post(ROOMS_URL, headers=auth).json()
+    with models.database.connection_context():
+        ResourceAccess.grant(older.id, user.id, "member")  # given access after mine was made
+    body = client.get(ROOMS_URL, headers=auth).json()
+    assert [room["id"] for room in body["results"]] == [mine["id"], str(older.id)]

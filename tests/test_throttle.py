@@ -1,12 +1,13 @@
 """The brute-force brake on the token endpoint (CONTRACT §8.3)."""
 
+import datetime
 import time
 
 import httpx
 
 import models
 from meet_external.config import RateLimit as rate_limit
-from models.throttle import FailureBrake
+from models.throttle import FailureBrake, TokenFailureWindow
 
 from .conftest import TOKEN_URL
 from .support.server import ServerProcess
@@ -63,15 +64,31 @@ def test_successes_and_other_errors_are_not_counted(make_client, credentials, us
         assert fail(client, credentials, user.email).status_code == 429
 
 
-def test_brake_counts_in_the_database():
+def test_brake_reserves_attempts_up_to_the_limit_and_gives_back_the_right_ones():
     brake = FailureBrake(2, 60)
     with models.database.connection_context():
-        assert brake.retry_after("10.0.0.1", "abc") is None
-        brake.record_failure("10.0.0.1", "abc")
-        assert brake.retry_after("10.0.0.1", "abc") is None
-        brake.record_failure("10.0.0.1", "abc")
-        assert 59 <= brake.retry_after("10.0.0.1", "abc") <= 60
-        assert brake.retry_after("10.0.0.1", "abd") is None
+        assert brake.window_of("10.0.0.1", "abc") == (None, None)
+        assert brake.reserve("10.0.0.1", "abc") is True
+        brake.give_back("10.0.0.1", "abc")  # a right secret: no failure left, no window
+        assert brake.window_of("10.0.0.1", "abc") == (None, None)
+        assert [brake.reserve("10.0.0.1", "abc") for _ in range(3)] == [True, True, False]
+        failures, started = brake.window_of("10.0.0.1", "abc")
+        assert failures == 2
+        assert 59 <= brake.retry_after(failures, started) <= 60
+        assert brake.window_of("10.0.0.1", "abd") == (None, None)
+        assert brake.reserve("10.0.0.1", "abd") is True
+
+
+def test_a_stale_window_starts_again_at_one():
+    brake = FailureBrake(2, 60)
+    with models.database.connection_context():
+        brake.reserve("10.0.0.1", "abc")
+        brake.reserve("10.0.0.1", "abc")
+        _, started = brake.window_of("10.0.0.1", "abc")
+        TokenFailureWindow.update(window_start=started - datetime.timedelta(seconds=61)).execute()
+        assert brake.retry_after(*brake.window_of("10.0.0.1", "abc")) is None
+        assert brake.reserve("10.0.0.1", "abc") is True
+        assert brake.window_of("10.0.0.1", "abc")[0] == 1
 
 
 def test_counted_across_workers_and_by_forwarded_address(database_url, tmp_path, credentials, user):

@@ -13,15 +13,13 @@ SERVER_URL = os.environ.get("MEET_TEST_POSTGRES_URL", "postgresql://postgres@127
 
 def _admin_connection():
     try:
-        import psycopg2
+        import psycopg
     except ImportError:
-        pytest.skip("psycopg2 is not installed (pip install '.[postgres]')")
+        pytest.skip("psycopg is not installed (pip install '.[postgres]')")
     try:
-        connection = psycopg2.connect(SERVER_URL, connect_timeout=3)
-    except psycopg2.OperationalError as exc:
+        return psycopg.connect(SERVER_URL, connect_timeout=3, autocommit=True)
+    except psycopg.OperationalError as exc:
         pytest.skip(f"no PostgreSQL server answers at {SERVER_URL}: {str(exc).strip()}")
-    connection.autocommit = True
-    return connection
 
 
 @contextlib.contextmanager
@@ -37,7 +35,7 @@ def fresh_database():
         import models
 
         if models.database.obj is not None:
-            models.database.obj.close_all()
+            models.db.discard_connection()
         with admin.cursor() as cursor:
             cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()

@@ -1,0 +1,105 @@
+"""Column types of Meet's tables, on PostgreSQL as Meet's migrations make them and on SQLite.
+
+Meet's columns are `timestamp with time zone`, `jsonb` and `varchar(50)[]`; SQLite has none of
+these, so each field below names an abstract type that `models/db.py` maps per database
+(`COLUMN_TYPES`) and converts values for the database it is bound to.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+import peewee
+
+UTC = datetime.timezone.utc
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
+
+
+class _Dialect:
+    """Which database the models are bound to; set once by `models.db.bind`."""
+
+    sqlite = True
+
+
+dialect = _Dialect()
+
+
+def now() -> datetime.datetime:
+    """The current time, timezone-aware in UTC (Django with USE_TZ)."""
+    return datetime.datetime.now(UTC)
+
+
+class TimestampField(peewee.Field):
+    """`timestamp with time zone`; aware UTC datetimes in Python, text in UTC on SQLite."""
+
+    field_type = "TIMESTAMPTZ"
+
+    def db_value(self, value):
+        if not isinstance(value, datetime.datetime):
+            return value
+        aware = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+        return aware.strftime(_SQLITE_TIME) if dialect.sqlite else aware
+
+    def python_value(self, value):
+        if isinstance(value, str):
+            value = datetime.datetime.fromisoformat(value)
+        if isinstance(value, datetime.datetime):
+            return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+        return value
+
+
+class JSONField(peewee.Field):
+    """`jsonb` on PostgreSQL (psycopg's Jsonb adapter), JSON text on SQLite."""
+
+    field_type = "JSONB"
+
+    def db_value(self, value):
+        if value is None or isinstance(value, peewee.Node):
+            return value
+        if dialect.sqlite:
+            return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        from psycopg.types.json import Jsonb
+
+        return Jsonb(value)
+
+    def python_value(self, value):
+        return json.loads(value) if isinstance(value, str) else value
+
+
+class ScopesField(peewee.Field):
+    """Meet's `varchar(50)[]` of scopes; a JSON list on SQLite. A list in Python."""
+
+    field_type = "SCOPES"
+
+    def db_value(self, value):
+        if value is None or isinstance(value, peewee.Node):
+            return value
+        return json.dumps(list(value)) if dialect.sqlite else list(value)
+
+    def python_value(self, value):
+        if isinstance(value, str):
+            return json.loads(value)
+        return list(value) if value is not None else None
+
+
+class UnboundedCharField(peewee.Field):
+    """`character varying` without a length (Meet's `pin_code`)."""
+
+    field_type = "UNBOUNDED_VARCHAR"
+
+
+COLUMN_TYPES = {
+    "postgresql": {
+        "TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE",
+        "JSONB": "JSONB",
+        "SCOPES": "VARCHAR(50)[]",
+        "UNBOUNDED_VARCHAR": "VARCHAR",
+    },
+    "sqlite": {
+        "TIMESTAMPTZ": "DATETIME",
+        "JSONB": "TEXT",
+        "SCOPES": "TEXT",
+        "UNBOUNDED_VARCHAR": "VARCHAR",
+    },
+}
