@@ -28,8 +28,9 @@ from . import audit
 from .config import Config
 from .context import EXTENSION, Services
 from .errors import error_handler
-from .http import BodyLimit, PathAliases, Routes, TrustedProxies, VerbatimFile
+from .http import BodyLimit, TrustedProxies, VerbatimFile
 from .oauth_clients import OAuthClientRequests
+from .paths import Routes, SpecPaths
 from .security import bearer_handler_class, load_principal
 from .tokens import TokenSigner
 from .validation import VALIDATOR_MAP
@@ -116,6 +117,9 @@ def create_app(config: Config) -> connexion.FlaskApp:
         validator_map=VALIDATOR_MAP,
         jsonifier=Jsonifier(json),
     )
+    # Outside the base path Flask routes the probes; `//healthz` must be a 404 there,
+    # not werkzeug's redirect to `/healthz` (set before any rule is added).
+    app.app.url_map.merge_slashes = False
     # Connexion runs Flask in a2wsgi's pool of 10 threads; on 2 cores, 4 threads
     # measured faster (less GIL contention). There is no public setting for it.
     app._middleware_app.asgi_app = WSGIMiddleware(app.app.wsgi_app, workers=WSGI_THREADS)
@@ -136,10 +140,10 @@ def create_app(config: Config) -> connexion.FlaskApp:
     )
     for exception_class in (Exception, HTTPException, ProblemException):
         app.add_error_handler(exception_class, handle_exception)
-    # Added in this order, they run in this order: proxies first, then the body limit, then aliases.
+    # Added in this order, they run in this order: proxies first, then the body limit, then paths.
     app.add_middleware(TrustedProxies, MiddlewarePosition.BEFORE_SWAGGER, proxies=config.trusted_proxies)
     app.add_middleware(BodyLimit, MiddlewarePosition.BEFORE_SWAGGER, limit=config.max_body_bytes)
-    app.add_middleware(PathAliases, MiddlewarePosition.BEFORE_SWAGGER, routes=routes)
+    app.add_middleware(SpecPaths, MiddlewarePosition.BEFORE_SWAGGER, routes=routes)
     app.add_middleware(OAuthClientRequests, MiddlewarePosition.BEFORE_SWAGGER,
                        token_paths=(token_path,))
     # Connexion serves openapi.json and .yaml re-rendered with $refs inlined; the

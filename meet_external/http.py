@@ -1,10 +1,9 @@
-"""ASGI middleware around Connexion: path aliases, body limit, trusted proxies (CONTRACT §1, §2, §6)."""
+"""ASGI middleware around Connexion: body limit, trusted proxies, the verbatim file (CONTRACT §2, §6)."""
 
 from __future__ import annotations
 
 import ipaddress
-import re
-from typing import Dict, Iterable, List, Pattern, Tuple
+from typing import Tuple
 
 import anyio
 from starlette.datastructures import Headers, MutableHeaders
@@ -15,67 +14,6 @@ from .errors import ApiError
 # the 413 instead of a connection reset; past it, the connection is dropped.
 DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
 DRAIN_SECONDS = 5
-
-
-def _template_pattern(template: str) -> Pattern:
-    parts = re.split(r"(\{[^}/]+\})", template)
-    regex = "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts)
-    return re.compile(f"^{regex}$")
-
-
-class Routes:
-    """The file's paths under the base path, and the methods each one answers."""
-
-    def __init__(self, base_path: str, paths: Dict[str, Iterable[str]]):
-        self.base_path = base_path.rstrip("/")
-        self.methods: List[Tuple[Pattern, Tuple[str, ...]]] = [
-            (_template_pattern(self.base_path + path), _with_head(methods))
-            for path, methods in paths.items()
-        ]
-
-    def _methods(self, path: str) -> Tuple[str, ...]:
-        for pattern, methods in self.methods:
-            if pattern.match(path):
-                return methods
-        return ()
-
-    def canonical(self, path: str) -> str | None:
-        """The file's spelling of a path that differs only by its trailing slash."""
-        if not path.startswith(self.base_path + "/") or self._methods(path):
-            return None
-        alias = path[:-1] if path.endswith("/") else path + "/"
-        return alias if self._methods(alias) else None
-
-    def allowed_methods(self, path: str) -> Tuple[str, ...]:
-        """The methods a path answers, under either spelling."""
-        return self._methods(path) or self._methods(self.canonical(path) or "")
-
-
-def _with_head(methods: Iterable[str]) -> Tuple[str, ...]:
-    upper = {m.upper() for m in methods}
-    if "GET" in upper:
-        upper.add("HEAD")
-    return tuple(sorted(upper))
-
-
-class PathAliases:
-    """Serves each spec path with and without its trailing slash, without a redirect.
-
-    The file says `/application/token/` and `/rooms`; the reference's clients
-    use slashes, generated clients do not. The request is rewritten to the
-    spelling the file uses, before Connexion routes it.
-    """
-
-    def __init__(self, app, routes: Routes):
-        self.app = app
-        self.routes = routes
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] == "http":
-            alias = self.routes.canonical(scope["path"])
-            if alias is not None:
-                scope = dict(scope, path=alias, raw_path=alias.encode())
-        await self.app(scope, receive, send)
 
 
 class BodyLimit:
