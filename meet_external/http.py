@@ -1,4 +1,4 @@
-"""ASGI middleware around Connexion: body limit, trusted proxies, the verbatim file (CONTRACT §2, §6)."""
+"""ASGI middleware around Connexion: body limit, media types, proxies, the verbatim file (CONTRACT §2, §6)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,45 @@ from typing import Tuple
 
 import anyio
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import ClientDisconnect, Request
+from werkzeug.http import parse_options_header
 
 from .errors import ApiError
 
+JSON = "application/json"
+# Methods that change nothing (RFC 9110 §9.2.1): their bodies, if any, are left to the app.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 # A rejected body is read and thrown away up to this much, so the client sees
 # the 413 instead of a connection reset; past it, the connection is dropped.
 DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
 DRAIN_SECONDS = 5
+
+
+async def read_body(scope, receive) -> bytes:
+    """The whole request body; `ClientDisconnect` if the client went away before sending it."""
+    return await Request(scope, receive).body()
+
+
+def replay(body: bytes, receive):
+    """A `receive` that hands the app a body already read, then the connection's own events."""
+    sent = False
+
+    async def replay_receive():
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay_receive
+
+
+def media_type(headers: Headers) -> str | None:
+    """The request's media type, lower-cased without parameters (RFC 9110 §8.3.1); None when absent."""
+    value = headers.get("content-type")
+    if value is None:
+        return None
+    return parse_options_header(value)[0].strip().lower()
 
 
 class BodyLimit:
@@ -29,7 +61,7 @@ class BodyLimit:
             return
         length = Headers(scope=scope).get("content-length")
         if length is not None and (not length.isdigit() or int(length) > self.limit):
-            await self._drain(receive)
+            await self._drain(scope, receive)
             raise ApiError(413, f"Request body too large (limit {self.limit} bytes).",
                            headers={"Connection": "close"})
         received = 0
@@ -40,7 +72,7 @@ class BodyLimit:
             received += len(message.get("body", b""))
             if received > self.limit:
                 if message.get("more_body"):
-                    await self._drain(receive)
+                    await self._drain(scope, receive)
                 raise ApiError(413, f"Request body too large (limit {self.limit} bytes).",
                                headers={"Connection": "close"})
             return message
@@ -48,16 +80,16 @@ class BodyLimit:
         await self.app(scope, limited_receive, send)
 
     @staticmethod
-    async def _drain(receive) -> None:
+    async def _drain(scope, receive) -> None:
         drained = 0
         with anyio.move_on_after(DRAIN_SECONDS):
-            while drained < DRAIN_LIMIT_BYTES:
-                message = await receive()
-                if message["type"] != "http.request":
-                    return
-                drained += len(message.get("body", b""))
-                if not message.get("more_body"):
-                    return
+            try:
+                async for chunk in Request(scope, receive).stream():
+                    drained += len(chunk)
+                    if drained >= DRAIN_LIMIT_BYTES:
+                        return
+            except ClientDisconnect:
+                return
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -112,6 +144,29 @@ class TrustedProxies:
             scope["headers"] = list(scope["headers"])
             MutableHeaders(scope=scope)["host"] = host
         return scope
+
+
+class JsonMediaType:
+    """A JSON body reaches Connexion and Flask as `application/json`, however the client spelled it.
+
+    Media types are case-insensitive and may carry parameters (RFC 9110
+    §8.3.1), but Connexion picks its body validator, and Flask decides to parse
+    JSON, by comparing strings: `Application/JSON`, or no Content-Type, reached
+    the handlers as raw bytes (a 500). A body sent without a Content-Type is
+    taken as JSON, the one media type of the file's operations; `charset` is
+    dropped, JSON being UTF-8 (RFC 8259 §8.1). See docs/contract-decisions.md.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] not in SAFE_METHODS:
+            headers = Headers(scope=scope)
+            if media_type(headers) in (None, JSON) and headers.get("content-type") != JSON:
+                scope = dict(scope, headers=[(k, v) for k, v in scope["headers"] if k != b"content-type"])
+                MutableHeaders(scope=scope)["content-type"] = JSON
+        await self.app(scope, receive, send)
 
 
 class VerbatimFile:

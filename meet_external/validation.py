@@ -18,6 +18,7 @@ from jsonschema import Draft4Validator, ValidationError
 
 from .errors import ApiError
 from .grant import INVALID_EMAIL
+from .http import read_body, replay
 
 # Integers beyond a 32-bit signed range are refused: no page can be that far.
 MAX_INTEGER = 2147483647
@@ -99,16 +100,10 @@ class JSONBodyValidator(AbstractRequestBodyValidator):
     _RANK = {"required": 0, "type": 0, "enum": 1, "format": 2}
 
     async def wrap_receive(self, receive, *, scope):
-        messages = []
-        more_body = True
-        while more_body:
-            message = await receive()
-            messages.append(message)
-            more_body = message.get("more_body", False)
-        raw = b"".join(m.get("body", b"") for m in messages)
+        raw = await read_body(scope, receive)
         if raw.strip() or self._required:
             self._validate(self._decode(raw))
-        return self._insert_messages(receive, messages=messages), scope
+        return replay(raw, receive), scope
 
     def _decode(self, raw: bytes) -> Any:
         if not raw.strip():

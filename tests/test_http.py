@@ -1,6 +1,9 @@
 """The HTTP surface: JSON errors everywhere, aliases, 405 Allow, 413, probes, proxies (CONTRACT §1-2, §6)."""
 
+import base64
 import ipaddress
+import json
+import urllib.parse
 
 import pytest
 
@@ -120,3 +123,67 @@ def test_forwarded_headers_from_a_trusted_proxy_shape_the_links(make_client, cre
 def test_nul_characters_in_credentials_are_just_wrong_credentials(client, credentials, user):
     body = credentials.token_request(user.email, client_id=credentials.client_id + "\x00")
     assert_json_error(client.post(TOKEN_URL, json=body), 401, {"error": "Invalid credentials"})
+
+
+# --- media types (CONTRACT §2; docs/contract-decisions.md) --------------------------------
+
+JSON_SPELLINGS = ["application/json", "Application/JSON", "APPLICATION/JSON; charset=UTF-8",
+                  "application/json ; charset=utf-8", "application/json;charset=iso-8859-1", None]
+
+
+def _typed(content_type, headers=None) -> dict:
+    return {**(headers or {}), **({"Content-Type": content_type} if content_type else {})}
+
+
+@pytest.mark.parametrize("content_type", JSON_SPELLINGS)
+def test_json_in_any_spelling_or_untyped_gets_a_token(client, credentials, user, content_type):
+    body = json.dumps(credentials.token_request(user.email))
+    response = client.post(TOKEN_URL, content=body, headers=_typed(content_type))
+    assert response.status_code == 200, response.text
+    assert set(response.json()) == {"access_token", "token_type", "expires_in", "scope"}
+
+
+@pytest.mark.parametrize("content_type", JSON_SPELLINGS)
+def test_json_in_any_spelling_or_untyped_is_validated(client, credentials, user, auth, content_type):
+    wrong_type = json.dumps(credentials.token_request(user.email, client_id=1))
+    assert_json_error(client.post(TOKEN_URL, content=wrong_type, headers=_typed(content_type)),
+                      400, {"error": "client_id: Must be a string."})
+    assert_json_error(client.post(TOKEN_URL, content=b"{", headers=_typed(content_type)),
+                      400, {"error": "Request body is not valid JSON."})
+    assert_json_error(client.post(ROOMS_URL, content=b"[]", headers=_typed(content_type, auth)),
+                      400, {"detail": "Request body must be a JSON object."})
+
+
+@pytest.mark.parametrize("content_type", JSON_SPELLINGS)
+@pytest.mark.parametrize("body", [b"{}", b'{"name": 1}', b"", b"  "])
+def test_json_in_any_spelling_or_untyped_creates_a_room(client, auth, content_type, body):
+    response = client.post(ROOMS_URL, content=body, headers=_typed(content_type, auth))
+    assert response.status_code == 201, response.text
+    assert set(response.json()) == {"id", "slug", "access_level"}
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/merge-patch+json", "application/jsonx",
+                                          "application/json, text/plain"])
+def test_other_media_types_are_415(client, credentials, user, auth, content_type):
+    body = json.dumps(credentials.token_request(user.email))
+    assert_json_error(client.post(TOKEN_URL, content=body, headers=_typed(content_type)),
+                      415, {"error": "Unsupported media type."})
+    assert_json_error(client.post(ROOMS_URL, content=b"{}", headers=_typed(content_type, auth)),
+                      415, {"detail": "Unsupported media type."})
+
+
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded",
+                                          "Application/X-WWW-Form-Urlencoded; charset=UTF-8"])
+def test_form_in_any_spelling_gets_a_token(client, credentials, user, content_type):
+    form = urllib.parse.urlencode(credentials.token_request(user.email))
+    response = client.post(TOKEN_URL, content=form, headers={"Content-Type": content_type})
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("content_type", JSON_SPELLINGS)
+def test_basic_credentials_with_json_in_any_spelling(client, credentials, user, content_type):
+    pair = f"{credentials.client_id}:{credentials.client_secret}".encode()
+    headers = _typed(content_type, {"Authorization": "Basic " + base64.b64encode(pair).decode()})
+    body = json.dumps({"grant_type": "client_credentials", "scope": user.email})
+    response = client.post(TOKEN_URL, content=body, headers=headers)
+    assert response.status_code == 200, response.text
