@@ -28,7 +28,7 @@ from . import audit
 from .config import Config
 from .context import EXTENSION, Services
 from .errors import error_handler
-from .http import BodyLimit, JsonMediaType, TrustedProxies, VerbatimFile
+from .http import BodyLimit, HostHeader, JsonMediaType, TrustedProxies, VerbatimFile, WholeBody
 from .oauth_clients import OAuthClientRequests
 from .paths import Routes, SpecPaths
 from .security import bearer_handler_class, load_principal
@@ -140,10 +140,12 @@ def create_app(config: Config) -> connexion.FlaskApp:
     )
     for exception_class in (Exception, HTTPException, ProblemException):
         app.add_error_handler(exception_class, handle_exception)
-    # Added in this order, they run in this order: proxies first, then the body limit, the
-    # media type, then paths.
+    # Added in this order, they run in this order: the Host, proxies, the body's size, then the
+    # whole body is read, then its media type, then paths.
+    app.add_middleware(HostHeader, MiddlewarePosition.BEFORE_SWAGGER)
     app.add_middleware(TrustedProxies, MiddlewarePosition.BEFORE_SWAGGER, proxies=config.trusted_proxies)
     app.add_middleware(BodyLimit, MiddlewarePosition.BEFORE_SWAGGER, limit=config.max_body_bytes)
+    app.add_middleware(WholeBody, MiddlewarePosition.BEFORE_SWAGGER)
     app.add_middleware(JsonMediaType, MiddlewarePosition.BEFORE_SWAGGER)
     app.add_middleware(SpecPaths, MiddlewarePosition.BEFORE_SWAGGER, routes=routes)
     app.add_middleware(OAuthClientRequests, MiddlewarePosition.BEFORE_SWAGGER,

@@ -1,8 +1,9 @@
-"""ASGI middleware around Connexion: body limit, media types, proxies, the verbatim file (CONTRACT §2, §6)."""
+"""ASGI middleware around Connexion: Host, bodies, media types, proxies, the file (CONTRACT §2, §6)."""
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Tuple
 
 import anyio
@@ -19,6 +20,10 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 # the 413 instead of a connection reset; past it, the connection is dropped.
 DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
 DRAIN_SECONDS = 5
+_DIGITS = re.compile(r"[0-9]+")
+# uri-host (RFC 3986 §3.2.2) as links can carry it: an IP literal, or a name of unreserved
+# characters; then an optional port.
+_HOST = re.compile(r"(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9._~-]+))(?::(?P<port>[0-9]{1,5}))?")
 
 
 async def read_body(scope, receive) -> bytes:
@@ -46,6 +51,39 @@ def media_type(headers: Headers) -> str | None:
     if value is None:
         return None
     return parse_options_header(value)[0].strip().lower()
+
+
+def valid_host(value: str) -> bool:
+    """A Host (or X-Forwarded-Host) value that absolute links can be built from (RFC 9110 §7.2)."""
+    match = _HOST.fullmatch(value)
+    if match is None:
+        return False
+    if match["ipv6"] is not None:
+        try:
+            ipaddress.IPv6Address(match["ipv6"])
+        except ValueError:
+            return False
+    return match["port"] is None or 0 < int(match["port"]) <= 65535
+
+
+class HostHeader:
+    """400 for a request whose `Host` is missing (HTTP/1.1), repeated or invalid (RFC 9112 §3.2).
+
+    The host is in every `Location` and pagination link; an HTTP/1.0 request
+    without one gets links to the server's own address, as RFC 9112 §3.3 says.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            hosts = [value for name, value in scope["headers"] if name == b"host"]
+            if (hosts or scope.get("http_version") != "1.0") and (
+                    len(hosts) != 1 or not valid_host(hosts[0].decode("latin-1"))):
+                raise ApiError(400, "The Host header is missing, repeated or invalid.",
+                               headers={"Connection": "close"})
+        await self.app(scope, receive, send)
 
 
 class BodyLimit:
@@ -90,6 +128,40 @@ class BodyLimit:
                         return
             except ClientDisconnect:
                 return
+
+
+class WholeBody:
+    """A request that may change something runs only once its whole body has arrived.
+
+    With httptools, uvicorn starts the app as soon as the head is parsed; when
+    the body then breaks the protocol (`Transfer-Encoding: chunked, gzip`), it
+    answers 400 itself and closes the connection, and the app only sees a
+    disconnect. Reading the body first means such a request, or one whose
+    client went away mid-body, runs nothing and stores nothing. A transfer
+    coding other than `chunked`, which httptools passes on undecoded
+    (`gzip, chunked`), is 501 (RFC 9112 §6.1).
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        codings = [coding.strip().lower() for name, value in scope["headers"] if name == b"transfer-encoding"
+                   for coding in value.decode("latin-1").split(",")]
+        if codings and codings != ["chunked"]:
+            raise ApiError(501, "Transfer-Encoding not implemented: only chunked is.",
+                           headers={"Connection": "close"})
+        if scope["method"] in SAFE_METHODS:
+            await self.app(scope, receive, send)
+            return
+        try:
+            body = await read_body(scope, receive)
+        except ClientDisconnect:
+            return
+        await self.app(scope, replay(body, receive), send)
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network

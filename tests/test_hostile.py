@@ -9,11 +9,9 @@ connection. JWT attacks that tests/test_security.py does not already cover are a
 from __future__ import annotations
 
 import base64
-import dataclasses
 import hashlib
 import hmac
 import json
-import socket
 import time
 import uuid
 
@@ -23,6 +21,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from .support.constants import ROOMS_URL, SECRET_KEY, TOKEN_URL
+from .support.raw_http import RawAnswer, http_request, raw_request
 from .support.server import ServerProcess
 
 MIB = 1024 * 1024
@@ -82,55 +81,6 @@ def assert_json(response: httpx.Response, status: int, body: dict) -> None:
     assert response.status_code == status, response.text[:500]
     assert response.headers["content-type"] == "application/json"
     assert response.json() == body
-
-
-# --- raw HTTP, for what an HTTP client library refuses to send ---------------------------------
-
-
-@dataclasses.dataclass
-class RawAnswer:
-    status: int
-    headers: dict
-    body: bytes
-
-    def json(self):
-        return json.loads(self.body)
-
-
-def raw_request(server: ServerProcess, request: bytes, timeout: float = 30) -> RawAnswer | None:
-    """Send bytes as they are, read until the server closes; None for a closed or reset
-    connection without an answer."""
-    received = b""
-    with socket.create_connection(("127.0.0.1", server.port), timeout=timeout) as sock:
-        try:
-            sock.sendall(request)
-        except OSError:  # the server may answer and close before reading everything
-            pass
-        try:
-            while chunk := sock.recv(65536):
-                received += chunk
-        except ConnectionResetError:
-            pass
-    head, separator, body = received.partition(b"\r\n\r\n")
-    if not separator:
-        return None
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in header_lines:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return RawAnswer(int(status_line.split()[1]), headers, body)
-
-
-def http_request(method: str, target: str, headers: dict | None = None, body: bytes = b"") -> bytes:
-    lines = [f"{method} {target} HTTP/1.1".encode("latin-1"), b"Host: 127.0.0.1"]
-    for name, value in (headers or {}).items():
-        encoded = value if isinstance(value, bytes) else value.encode("latin-1")
-        lines.append(name.encode("latin-1") + b": " + encoded)
-    if body or method == "POST":
-        lines.append(b"Content-Length: " + str(len(body)).encode())
-    lines.append(b"Connection: close")
-    return b"\r\n".join(lines) + b"\r\n\r\n" + body
 
 
 def assert_app_answer_or_rejected(answer: RawAnswer | None, status: int, body: dict | None) -> None:

@@ -5,11 +5,14 @@ import ipaddress
 import json
 import urllib.parse
 
+import httpx
 import pytest
 
 import meet_external.app
 
 from .conftest import API, ROOMS_URL, TOKEN_URL
+from .support.raw_http import raw_request
+from .support.server import ServerProcess
 
 
 def assert_json_error(response, status, body):
@@ -187,3 +190,101 @@ def test_basic_credentials_with_json_in_any_spelling(client, credentials, user, 
     body = json.dumps({"grant_type": "client_credentials", "scope": user.email})
     response = client.post(TOKEN_URL, content=body, headers=headers)
     assert response.status_code == 200, response.text
+
+
+# --- what uvicorn rejects, and the Host, against a real server process --------------------
+
+
+@pytest.fixture(scope="module")
+def server(database_url, tmp_path_factory):
+    with ServerProcess(database_url) as process:
+        process.start(str(tmp_path_factory.mktemp("http") / "server.log"))
+        yield process
+
+
+@pytest.fixture
+def bearer(server, credentials, user) -> dict:
+    response = httpx.post(f"{server.url}{TOKEN_URL}", json=credentials.token_request(user.email))
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def room_count(server, bearer) -> int:
+    return httpx.get(f"{server.url}{ROOMS_URL}", headers=bearer).json()["count"]
+
+
+def create_request(bearer: dict, extra: str, body: bytes = b"",
+                   host: str | None = "Host: 127.0.0.1") -> bytes:
+    head = f"POST {ROOMS_URL} HTTP/1.1\r\n" + (f"{host}\r\n" if host else "")
+    head += f"Authorization: {bearer['Authorization']}\r\nContent-Type: application/json\r\n{extra}"
+    return head.encode() + b"\r\nConnection: close\r\n\r\n" + body
+
+
+CHUNKED_BODY = b"2\r\n{}\r\n0\r\n\r\n"
+REJECTED_TRANSFER_ENCODINGS = {
+    "chunked, gzip": ("Transfer-Encoding: chunked, gzip", CHUNKED_BODY),
+    "gzip, chunked": ("Transfer-Encoding: gzip, chunked", CHUNKED_BODY),
+    "identity with a length": ("Transfer-Encoding: identity\r\nContent-Length: 2", b"{}"),
+    "identity alone": ("Transfer-Encoding: identity", b"{}"),
+    "gzip alone": ("Transfer-Encoding: gzip", b"{}"),
+    "chunked twice in one line": ("Transfer-Encoding: chunked, chunked", CHUNKED_BODY),
+    "chunked on two lines": ("Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked", CHUNKED_BODY),
+    "chunked and a length": ("Transfer-Encoding: chunked\r\nContent-Length: 2", CHUNKED_BODY),
+}
+
+
+@pytest.mark.parametrize("extra, body", REJECTED_TRANSFER_ENCODINGS.values(), ids=REJECTED_TRANSFER_ENCODINGS)
+def test_a_request_with_an_unusual_transfer_encoding_stores_nothing(server, bearer, extra, body):
+    answer = raw_request(server, create_request(bearer, extra, body))
+    assert answer is None or 400 <= answer.status < 600, answer
+    if answer is not None and answer.headers.get("content-type") == "application/json":
+        assert (answer.status, answer.json()) == (
+            501, {"detail": "Transfer-Encoding not implemented: only chunked is."})
+    assert room_count(server, bearer) == 0
+
+
+@pytest.mark.parametrize("coding", ["chunked", "Chunked", "CHUNKED"])
+def test_chunked_in_any_case_creates_a_room(server, bearer, coding):
+    answer = raw_request(server, create_request(bearer, f"Transfer-Encoding: {coding}", CHUNKED_BODY))
+    assert answer.status == 201, answer
+    assert room_count(server, bearer) == 1
+
+
+BAD_HOST = "The Host header is missing, repeated or invalid."
+INVALID_HOSTS = {
+    "missing": None,
+    "two Host lines": "Host: 127.0.0.1\r\nHost: evil.example",
+    "two hosts in one": "Host: 127.0.0.1, evil.example",
+    "port not a number": "Host: 127.0.0.1:abc",
+    "port too large": "Host: 127.0.0.1:65536",
+    "port zero": "Host: example.org:0",
+    "empty port": "Host: example.org:",
+    "empty": "Host: ",
+    "userinfo": "Host: user@example.org",
+    "path": "Host: example.org/x",
+    "unclosed IPv6": "Host: [::1",
+    "not IPv6": "Host: [example.org]",
+}
+
+
+@pytest.mark.parametrize("host", INVALID_HOSTS.values(), ids=INVALID_HOSTS)
+def test_an_invalid_host_is_400_and_stores_nothing(server, bearer, host):
+    answer = raw_request(server, create_request(bearer, "Content-Length: 2", b"{}", host=host))
+    assert answer is not None
+    assert answer.headers["content-type"] == "application/json"
+    assert (answer.status, answer.json()) == (400, {"detail": BAD_HOST})
+    assert room_count(server, bearer) == 0
+
+
+@pytest.mark.parametrize("host", ["meet.example.org", "meet.example.org:8443", "[::1]:8000", "10.0.0.1"])
+def test_a_valid_host_is_in_the_location(server, bearer, host):
+    answer = raw_request(server, create_request(bearer, "Content-Length: 2", b"{}", host=f"Host: {host}"))
+    assert answer.status == 201, answer
+    assert answer.headers["location"].startswith(f"http://{host}{ROOMS_URL}/")
+
+
+def test_http_1_0_without_host_is_served(server):
+    answer = raw_request(server, b"GET /healthz HTTP/1.0\r\n\r\n")
+    assert (answer.status, answer.json()) == (200, {"status": "ok"})
+    answer = raw_request(server, b"GET /healthz HTTP/1.0\r\nHost: a:b\r\n\r\n")
+    assert (answer.status, answer.json()) == (400, {"detail": BAD_HOST})
