@@ -28,9 +28,10 @@ from . import audit
 from .config import Config
 from .context import EXTENSION, Services
 from .errors import error_handler
-from .http import BodyLimit, HostHeader, JsonMediaType, TrustedProxies, VerbatimFile, WholeBody
+from .http import BodyLimit, HostHeader, JsonMediaType, VerbatimFile, WholeBody
 from .oauth_clients import OAuthClientRequests
 from .paths import Routes, SpecPaths
+from .proxies import TrustedProxies
 from .security import bearer_handler_class, load_principal
 from .tokens import TokenSigner
 from .validation import VALIDATOR_MAP

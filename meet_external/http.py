@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Tuple
 
 import anyio
 from starlette.datastructures import Headers, MutableHeaders
@@ -162,60 +161,6 @@ class WholeBody:
         except ClientDisconnect:
             return
         await self.app(scope, replay(body, receive), send)
-
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def _is_trusted(host: str | None, proxies: Tuple[Network, ...]) -> bool:
-    if not host:
-        return False
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return any(address in network for network in proxies)
-
-
-def client_from_forwarded_for(header: str, proxies: Tuple[Network, ...]) -> str | None:
-    """The right-most address in X-Forwarded-For that is not one of our proxies."""
-    hops = [hop.strip() for hop in header.split(",") if hop.strip()]
-    for hop in reversed(hops):
-        if not _is_trusted(hop, proxies):
-            return hop
-    return hops[0] if hops else None
-
-
-class TrustedProxies:
-    """Honours X-Forwarded-For/-Proto/-Host only when the peer is a configured proxy."""
-
-    def __init__(self, app, proxies: Tuple[Network, ...]):
-        self.app = app
-        self.proxies = proxies
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and self.proxies:
-            peer = (scope.get("client") or (None, None))[0]
-            if _is_trusted(peer, self.proxies):
-                scope = self._forwarded(scope)
-        await self.app(scope, receive, send)
-
-    def _forwarded(self, scope):
-        headers = Headers(scope=scope)
-        scope = dict(scope)
-        forwarded_for = headers.get("x-forwarded-for")
-        if forwarded_for:
-            client = client_from_forwarded_for(forwarded_for, self.proxies)
-            if client:
-                scope["client"] = (client, 0)
-        proto = (headers.get("x-forwarded-proto") or "").split(",")[0].strip().lower()
-        if proto in ("http", "https"):
-            scope["scheme"] = proto
-        host = (headers.get("x-forwarded-host") or "").split(",")[0].strip()
-        if host:
-            scope["headers"] = list(scope["headers"])
-            MutableHeaders(scope=scope)["host"] = host
-        return scope
 
 
 class JsonMediaType:
