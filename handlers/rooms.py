@@ -29,8 +29,9 @@ def create_room(token_info: dict, body=None):
                                      key=idempotency_key(header(HEADER)),
                                      fingerprint=body_fingerprint(body))
     if created:
-        audit.record("room.created", client_id=principal.client_id, user_id=principal.user_id,
-                     room_id=room.id, client_address=client_address())
+        # The principal's application was just found active (load_principal).
+        audit.record("room.created", client_id=principal.client_id, client_known=True,
+                     user_id=principal.user_id, room_id=room.id, client_address=client_address())
     return room.as_body(policy), 201, {"Location": room_url(room.id)}
 
 

@@ -16,11 +16,17 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 class TokenDenied(ApiError):
-    """A refused token request; the reason goes to the audit log, never to the client."""
+    """A refused token request; the reason goes to the audit log, never to the client.
 
-    def __init__(self, status: int, message: str, reason: str, headers: dict | None = None):
+    `client_known`: the client_id was found to be an application's (the audit
+    log writes it as it is, else only its fingerprint).
+    """
+
+    def __init__(self, status: int, message: str, reason: str, headers: dict | None = None,
+                 client_known: bool = True):
         super().__init__(status, message, headers={**NO_STORE, **(headers or {})})
         self.reason = reason
+        self.client_known = client_known
 
 
 def grant_token(
@@ -32,17 +38,19 @@ def grant_token(
     try:
         wait = brake.retry_after(client_address, client_id)
         if wait is not None:
-            raise TokenDenied(429, "Too many requests.", "rate_limited", {"Retry-After": str(wait)})
+            # Braked before the application is looked up: whether it exists is not known.
+            raise TokenDenied(429, "Too many requests.", "rate_limited", {"Retry-After": str(wait)},
+                              client_known=False)
         application = _authorized_application(request)
         user = _delegated_user(application, request["scope"], config)
     except TokenDenied as denied:
-        audit.record("token.denied", client_id=client_id, reason=denied.reason,
-                     client_address=client_address)
+        audit.record("token.denied", client_id=client_id, client_known=denied.client_known,
+                     reason=denied.reason, client_address=client_address)
         if denied.status == 401:
             brake.record_failure(client_address, client_id)
         raise
     token = signer.mint(application.client_id, str(user.id), application.scopes)
-    audit.record("token.issued", client_id=client_id, user_id=user.id,
+    audit.record("token.issued", client_id=client_id, client_known=True, user_id=user.id,
                  client_address=client_address)
     return {
         "access_token": token,
@@ -56,7 +64,11 @@ def _authorized_application(request: dict) -> Application:
     # grant_type was already checked against the file's enum by request validation.
     application = Application.authenticate(request["client_id"], request["client_secret"])
     if application is None:
-        raise TokenDenied(401, "Invalid credentials", "invalid_credentials")
+        # authenticate() does not tell an unknown client_id from a wrong secret; until the
+        # data layer says (issue 10), this failure path, never the hot one, asks once more,
+        # for both kinds of failure alike (no timing difference).
+        known = Application.find(request["client_id"]) is not None
+        raise TokenDenied(401, "Invalid credentials", "invalid_credentials", client_known=known)
     if not application.is_active:
         raise TokenDenied(401, "Application is inactive", "application_inactive")
     return application
