@@ -19,7 +19,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 # the 413 instead of a connection reset; past it, the connection is dropped.
 DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
 DRAIN_SECONDS = 5
-_DIGITS = re.compile(r"[0-9]+")
+_DIGITS = re.compile(r"[0-9]+")  # ASCII digits only: str.isdigit() also takes "٣" and "²"
 # uri-host (RFC 3986 §3.2.2) as links can carry it: an IP literal, or a name of unreserved
 # characters; then an optional port.
 _HOST = re.compile(r"(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9._~-]+))(?::(?P<port>[0-9]{1,5}))?")
@@ -97,10 +97,12 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         length = Headers(scope=scope).get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.limit):
-            await self._drain(scope, receive)
-            raise ApiError(413, f"Request body too large (limit {self.limit} bytes).",
-                           headers={"Connection": "close"})
+        if length is not None:
+            length = length.strip(" \t")  # optional whitespace around a field value (RFC 9110 §5.5)
+            if not _DIGITS.fullmatch(length) or int(length) > self.limit:
+                await self._drain(scope, receive)
+                raise ApiError(413, f"Request body too large (limit {self.limit} bytes).",
+                               headers={"Connection": "close"})
         received = 0
 
         async def limited_receive():

@@ -288,3 +288,20 @@ def test_http_1_0_without_host_is_served(server):
     assert (answer.status, answer.json()) == (200, {"status": "ok"})
     answer = raw_request(server, b"GET /healthz HTTP/1.0\r\nHost: a:b\r\n\r\n")
     assert (answer.status, answer.json()) == (400, {"detail": BAD_HOST})
+
+
+@pytest.mark.parametrize("length", ["  2", "2  ", "\t2\t", " 2\t"], ids=["spaces before", "spaces after",
+                                                                         "tabs", "space and tab"])
+def test_whitespace_around_the_content_length_is_allowed(server, bearer, length):
+    answer = raw_request(server, create_request(bearer, f"Content-Length:{length}", b"{}"))
+    assert answer.status == 201, answer
+    assert room_count(server, bearer) == 1
+
+
+@pytest.mark.parametrize("length", ["2 2", "²", "+2"])
+def test_a_content_length_that_is_no_number_is_refused(server, bearer, length):
+    answer = raw_request(server, create_request(bearer, f"Content-Length: {length}", b"{}"))
+    assert answer is None or 400 <= answer.status < 500, answer
+    if answer is not None and answer.headers.get("content-type") == "application/json":
+        assert answer.json() == {"detail": "Request body too large (limit 1048576 bytes)."}
+    assert room_count(server, bearer) == 0
