@@ -22,7 +22,7 @@ from .http import read_body, replay
 
 # Integers beyond a 32-bit signed range are refused: no page can be that far.
 MAX_INTEGER = 2147483647
-_INTEGER = re.compile(r"^-?[0-9]+$")
+_INTEGER = re.compile(r"-?[0-9]+")  # with fullmatch: `$` would also match before a final "\n"
 _validators: Dict[int, Draft4Validator] = {}
 
 
@@ -88,7 +88,7 @@ class QueryParameterValidator(ParameterValidator):
         if schema.get("type") == "integer":
             written = urllib.parse.parse_qs(request.scope["query_string"].decode("latin-1"),
                                             keep_blank_values=True).get(param["name"], [])
-            if not all(_INTEGER.match(value) for value in written):
+            if not all(_INTEGER.fullmatch(value) for value in written):
                 raise field_error(param["name"], "A valid integer is required.")
         return super().validate_query_parameter(param, request)
 

@@ -189,6 +189,11 @@ def test_list_shows_the_users_rooms_of_any_role_and_no_other(client, auth, user,
     ("page=%D9%A3", "page", "A valid integer is required."),
     ("page=", "page", "A valid integer is required."),
     ("page=1&page=x", "page", "A valid integer is required."),
+    ("page=1%0A", "page", "A valid integer is required."),
+    ("page=1%0D%0A", "page", "A valid integer is required."),
+    ("page_size=20%0A", "page_size", "A valid integer is required."),
+    ("page=%0A1", "page", "A valid integer is required."),
+    ("page=1%09", "page", "A valid integer is required."),
 ])
 def test_bad_pagination_is_400(client, auth, query, field, message):
     response = client.get(f"{ROOMS_URL}?{query}", headers=auth)
