@@ -23,11 +23,14 @@ FORM = "application/x-www-form-urlencoded"
 
 
 def parse_form(raw: bytes) -> Dict[str, str]:
-    """A form body as a dict; a repeated parameter is an error (RFC 6749 §3.2)."""
+    """A form body as a dict; a repeated parameter is an error (RFC 6749 §3.2).
+
+    Empty pairs (`a=1&&b=2`, a trailing `&`) are skipped, as browsers and
+    parse_qsl without strict parsing do; a name without `=` has an empty value.
+    """
     try:
         pairs = urllib.parse.parse_qsl(raw.decode("ascii"), keep_blank_values=True,
-                                       strict_parsing=bool(raw), encoding="utf-8",
-                                       errors="strict")
+                                       encoding="utf-8", errors="strict")
     except (UnicodeDecodeError, ValueError):
         raise ApiError(400, "Request body is not a valid form.") from None
     form: Dict[str, str] = {}
