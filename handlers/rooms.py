@@ -3,7 +3,7 @@
 from meet_external import audit
 from meet_external.context import client_address, header, request_url, room_url, services
 from meet_external.idempotency import HEADER, body_fingerprint, idempotency_key
-from meet_external.pagination import page_links
+from meet_external.pagination import page_links, page_to_read
 from models import Room
 from models.idempotency import create_room_once
 from models.rooms import rooms_page
@@ -12,11 +12,12 @@ from models.rooms import rooms_page
 def list_rooms(token_info: dict, page: int = 1, page_size: int = 20):
     """One page of the user's rooms, newest first."""
     principal = token_info["principal"]
-    rooms = rooms_page(principal.user_id, principal.room_count, page, page_size)
+    count = principal.room_count
+    rooms = rooms_page(principal.user_id, count, page_to_read(page, page_size, count), page_size)
     policy = services().room_policy
     return {
-        "count": principal.room_count,
-        **page_links(request_url(), page, page_size, principal.room_count),
+        "count": count,
+        **page_links(request_url(), page, page_size, count),
         "results": [room.as_body(policy) for room in rooms],
     }, 200
 

@@ -20,3 +20,13 @@ def page_links(base_url: str, page: int, page_size: int, count: int) -> Dict[str
         "next": page_url(base_url, next_page, page_size) if next_page else None,
         "previous": page_url(base_url, previous_page, page_size) if previous_page else None,
     }
+
+
+def page_to_read(page: int, page_size: int, count: int) -> int:
+    """The page to read from the database: past the end, the first empty page.
+
+    Every page past the end answers the same (no results), and any integer
+    page is valid (`page=10**30`): reading the first empty one instead keeps
+    the offset within the user's room count, whatever integer was asked.
+    """
+    return min(page, math.ceil(count / page_size) + 1)

@@ -20,8 +20,6 @@ from .errors import ApiError
 from .grant import INVALID_EMAIL
 from .http import read_body, replay
 
-# Integers beyond a 32-bit signed range are refused: no page can be that far.
-MAX_INTEGER = 2147483647
 _INTEGER = re.compile(r"-?[0-9]+")  # with fullmatch: `$` would also match before a final "\n"
 _validators: Dict[int, Draft4Validator] = {}
 
@@ -78,8 +76,6 @@ class QueryParameterValidator(ParameterValidator):
             _schema_validator(schema).validate(value)
         except ValidationError as error:
             raise field_error(name, describe(error)) from None
-        if schema.get("type") == "integer" and value > MAX_INTEGER:
-            raise field_error(name, f"Ensure this value is less than or equal to {MAX_INTEGER}.")
         return None
 
     def validate_query_parameter(self, param, request):
