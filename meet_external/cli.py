@@ -24,6 +24,8 @@ from .config import Config, ConfigError
 PROG = "meet-external"
 DEMO_EMAIL = "demo@example.com"
 DEMO_APPLICATION = "Demo application"
+# uvicorn's default, said here: an idle kept-alive connection is closed after this long.
+KEEP_ALIVE_SECONDS = 5
 
 
 class CommandError(Exception):
@@ -95,7 +97,11 @@ def cmd_serve(args, config: Config) -> None:
         port=args.port,
         workers=args.workers,
         lifespan="on",  # with "auto", a failed start is swallowed and every request gets 500
-        proxy_headers=False,  # forwarded headers are honoured only from TRUSTED_PROXIES
+        # httptools with a deadline for request heads (uvicorn has none); an import string,
+        # so that each worker process loads it.
+        http="meet_external.slow_clients:HeaderTimeoutProtocol",
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        proxy_headers=False,  # the app applies uvicorn's middleware itself, from TRUSTED_PROXIES
         server_header=False,
         # Off by default: the audit log records what matters, the reverse proxy logs
         # requests, and a line per request costs ~80 µs here.
