@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import urllib.parse
-from typing import Any, Dict
+from typing import Any, Dict, Tuple
 
 from connexion.datastructures import MediaTypeDict
 from connexion.validators import AbstractRequestBodyValidator, ParameterValidator
@@ -21,16 +21,22 @@ from .grant import INVALID_EMAIL
 from .http import read_body, replay
 
 _INTEGER = re.compile(r"-?[0-9]+")  # with fullmatch: `$` would also match before a final "\n"
-_validators: Dict[int, Draft4Validator] = {}
+_validators: Dict[int, Tuple[dict, Draft4Validator]] = {}
 
 
 def _schema_validator(schema: dict) -> Draft4Validator:
-    """One compiled validator per schema object, instead of one per request."""
-    validator = _validators.get(id(schema))
-    if validator is None:
-        validator = Draft4Validator(schema, format_checker=Draft4Validator.FORMAT_CHECKER)
-        _validators[id(schema)] = validator
-    return validator
+    """One compiled validator per schema object (Connexion hands the same one to every request).
+
+    Keyed by identity, and each entry holds its schema, so that id cannot be
+    given to another schema (an app built later in the same process) while
+    the entry lives; the `is` check says so rather than relying on the
+    validator keeping a reference to its schema.
+    """
+    entry = _validators.get(id(schema))
+    if entry is None or entry[0] is not schema:
+        entry = (schema, Draft4Validator(schema, format_checker=Draft4Validator.FORMAT_CHECKER))
+        _validators[id(schema)] = entry
+    return entry[1]
 
 
 def field_error(field: str, message: str) -> ApiError:
@@ -124,13 +130,13 @@ class JSONBodyValidator(AbstractRequestBodyValidator):
         error = min(errors, key=lambda e: self._RANK.get(e.validator, 3))
         if error.validator == "format" and error.validator_value == "email":
             raise ApiError(400, INVALID_EMAIL, errors={"scope": [INVALID_EMAIL]})
-        raise field_error(_field_of(error), describe(error))
+        raise field_error(field_of(error), describe(error))
 
 
-def _field_of(error: ValidationError) -> str:
+def field_of(error: ValidationError) -> str:
+    """The field a schema error is about; for `required`, the first listed one that is missing."""
     if error.validator == "required":
-        # "'client_id' is a required property": the missing field is the quoted name.
-        return error.message.split("'")[1]
+        return next(name for name in error.validator_value if name not in error.instance)
     return ".".join(str(p) for p in error.absolute_path) or "body"
 
 
