@@ -8,10 +8,9 @@ from models.users import InvalidEmail, email_domain, validated_email
 
 from . import audit
 from .config import Config
-from .errors import ApiError
+from .errors import INVALID_EMAIL, ApiError
 from .tokens import TokenSigner
 
-INVALID_EMAIL = "Scope should be a valid email address."
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 

@@ -16,8 +16,7 @@ from connexion.datastructures import MediaTypeDict
 from connexion.validators import AbstractRequestBodyValidator, ParameterValidator
 from jsonschema import Draft4Validator, ValidationError
 
-from .errors import ApiError
-from .grant import INVALID_EMAIL
+from .errors import INVALID_EMAIL, ApiError
 from .http import read_body, replay
 
 _INTEGER = re.compile(r"-?[0-9]+")  # with fullmatch: `$` would also match before a final "\n"

@@ -1,5 +1,8 @@
 """Request validation helpers (meet_external/validation.py): field names and compiled validators."""
 
+import subprocess
+import sys
+
 import pytest
 from jsonschema import Draft4Validator
 
@@ -30,3 +33,10 @@ def test_one_compiled_validator_per_schema_object():
     assert validation._schema_validator(schema) is validator
     assert validation._schema_validator(same_content) is not validator
     assert validator.schema is schema
+
+
+def test_validation_does_not_depend_on_the_grant():
+    """The request layer names the email message without importing the grant logic."""
+    code = "import sys, meet_external.validation; print('meet_external.grant' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
