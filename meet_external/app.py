@@ -122,7 +122,8 @@ def create_app(config: Config) -> connexion.FlaskApp:
     # not werkzeug's redirect to `/healthz` (set before any rule is added).
     app.app.url_map.merge_slashes = False
     # Connexion runs Flask in a2wsgi's pool of 10 threads; on 2 cores, 4 threads
-    # measured faster (less GIL contention). There is no public setting for it.
+    # measured faster (less GIL contention). There is no public setting for it: the
+    # private name holds in the Connexion range of setup.cfg (tests/test_app.py checks).
     app._middleware_app.asgi_app = WSGIMiddleware(app.app.wsgi_app, workers=WSGI_THREADS)
     app.add_api(
         spec_path(),
