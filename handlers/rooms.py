@@ -28,8 +28,8 @@ def create_room(token_info: dict, body=None):
     room, created = create_room_once(delegation, new, policy, key=idempotency_key(header(HEADER)),
                                      fingerprint=body_fingerprint(body))
     if created:
-        audit.record("room.created", client_id=delegation.client_id, user_id=delegation.user_id,
-                     room_id=room.id, client_address=client_address())
+        audit.record("room.created", client_id=delegation.client_id, client_known=True,
+                     user_id=delegation.user_id, room_id=room.id, client_address=client_address())
     return room.as_body(policy), 201, {"Location": room_url(room.id)}
 
 

@@ -31,8 +31,10 @@ from . import audit
 from .config import Config
 from .context import EXTENSION, Services
 from .errors import error_handler
-from .http import BodyLimit, PathAliases, Routes, TrustedProxies, VerbatimFile
+from .http import BodyLimit, HostHeader, JsonMediaType, VerbatimFile, WholeBody
 from .oauth_clients import OAuthClientRequests
+from .paths import Routes, SpecPaths
+from .proxies import TrustedProxies
 from .security import bearer_handler_class
 from .threads import HandlerThreads
 from .tokens import TokenSigner
@@ -109,8 +111,12 @@ def create_app(config: Config) -> connexion.FlaskApp:
         validator_map=VALIDATOR_MAP,
         jsonifier=Jsonifier(json),
     )
-    # Connexion runs Flask in one a2wsgi pool of 10 threads; there is no public setting
-    # for it, and the token endpoint needs a pool of its own (meet_external/threads.py).
+    # Outside the base path Flask routes the probes; `//healthz` must be a 404 there,
+    # not werkzeug's redirect to `/healthz` (set before any rule is added).
+    app.app.url_map.merge_slashes = False
+    # Connexion runs Flask in one a2wsgi pool of 10 threads; there is no public setting for
+    # it, and the token endpoint needs a pool of its own (meet_external/threads.py). The
+    # private name holds in the Connexion range of setup.cfg (tests/test_app.py checks).
     app._middleware_app.asgi_app = HandlerThreads(app.app.wsgi_app, token_paths=(token_path,))
     app.add_api(
         spec_path(),
@@ -131,10 +137,14 @@ def create_app(config: Config) -> connexion.FlaskApp:
     )
     for exception_class in (Exception, HTTPException, ProblemException):
         app.add_error_handler(exception_class, handle_exception)
-    # Added in this order, they run in this order: proxies first, then the body limit, then aliases.
+    # Added in this order, they run in this order: the Host, proxies, the body's size, then the
+    # whole body is read, then its media type, then paths.
+    app.add_middleware(HostHeader, MiddlewarePosition.BEFORE_SWAGGER)
     app.add_middleware(TrustedProxies, MiddlewarePosition.BEFORE_SWAGGER, proxies=config.trusted_proxies)
     app.add_middleware(BodyLimit, MiddlewarePosition.BEFORE_SWAGGER, limit=config.max_body_bytes)
-    app.add_middleware(PathAliases, MiddlewarePosition.BEFORE_SWAGGER, routes=routes)
+    app.add_middleware(WholeBody, MiddlewarePosition.BEFORE_SWAGGER)
+    app.add_middleware(JsonMediaType, MiddlewarePosition.BEFORE_SWAGGER)
+    app.add_middleware(SpecPaths, MiddlewarePosition.BEFORE_SWAGGER, routes=routes)
     app.add_middleware(OAuthClientRequests, MiddlewarePosition.BEFORE_SWAGGER,
                        token_paths=(token_path,))
     # Connexion serves openapi.json and .yaml re-rendered with $refs inlined; the

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import logging
 import sys
 
 logger = logging.getLogger("meet_external.audit")
-FIELDS = ("client_id", "user_id", "room_id", "client_address", "reason")
+FIELDS = ("user_id", "room_id", "client_address", "reason")
+MAX_FIELD_LENGTH = 255
 
 
 class _AuditLines(logging.StreamHandler):
@@ -25,14 +27,31 @@ def configure() -> None:
         logger.addHandler(handler)
 
 
-def record(event: str, **fields) -> None:
-    """Log one event; only the known, secret-free fields are ever written."""
+def fingerprint(value: str) -> str:
+    """A short, stable stand-in for a value that must not be logged: `sha256:` and 12 hex digits.
+
+    They are the first 12 of the brake's key for that client_id (meet_token_failure_windows).
+    """
+    return "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+
+
+def record(event: str, *, client_id: str, client_known: bool, **fields) -> None:
+    """Log one event; only the known, secret-free fields are ever written.
+
+    The caller says whether `client_id` is a known application's: one that is
+    not may be a secret pasted in the wrong field, so only its fingerprint is
+    written. Any value longer than 255 characters is replaced by its fingerprint.
+    """
     line = {
         "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds"),
         "event": event,
     }
+    line["client_id"] = client_id if client_known else fingerprint(client_id)
     for name in FIELDS:
         value = fields.get(name)
         if value is not None:
             line[name] = str(value)
+    for name, value in line.items():
+        if len(value) > MAX_FIELD_LENGTH:
+            line[name] = fingerprint(value)
     logger.info(json.dumps(line, ensure_ascii=False))

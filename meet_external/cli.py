@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import secrets
-import shlex
 import sys
 import urllib.parse
 from typing import List
@@ -17,14 +14,14 @@ import models
 from models import Application, User
 from models.applications import InvalidDomain, UnknownApplication, UnknownScope
 from models.schema import Layout, SchemaError, require_servable
-from models.settings import ServerSetting
 from models.users import DuplicateEmail, InvalidEmail, validated_email
 
+from . import demo
 from .config import Config, ConfigError
 
 PROG = "meet-external"
-DEMO_EMAIL = "demo@example.com"
-DEMO_APPLICATION = "Demo application"
+# uvicorn's default, said here: an idle kept-alive connection is closed after this long.
+KEEP_ALIVE_SECONDS = 5
 
 
 class CommandError(Exception):
@@ -95,67 +92,27 @@ def cmd_serve(args, config: Config) -> None:
     import uvicorn
 
     if args.demo:
-        config = _prepare_demo(config, args.host, args.port)
-        # Worker processes re-read the environment: hand them the demo key that way.
-        os.environ["APPLICATION_JWT_SECRET_KEY"] = config.jwt_secret_key
-    config.require_secret_key()
+        demo.seed_and_print(demo.demo_config(config), args.host, args.port)
     uvicorn.run(
-        "meet_external.asgi:create_asgi_app",
+        # Each worker builds its app from this factory; the demo's reads the kept demo key
+        # from the database, as seed_and_print did.
+        "meet_external.asgi:create_demo_asgi_app" if args.demo else "meet_external.asgi:create_asgi_app",
         factory=True,
         host=args.host,
         port=args.port,
         workers=args.workers,
         lifespan="on",  # with "auto", a failed start is swallowed and every request gets 500
-        proxy_headers=False,  # forwarded headers are honoured only from TRUSTED_PROXIES
+        # httptools with a deadline for request heads (uvicorn has none); an import string,
+        # so that each worker process loads it.
+        http="meet_external.slow_clients:HeaderTimeoutProtocol",
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        proxy_headers=False,  # the app applies uvicorn's middleware itself, from TRUSTED_PROXIES
         server_header=False,
         # Off by default: the audit log records what matters, the reverse proxy logs
         # requests, and a line per request costs ~80 µs here.
         access_log=args.access_log,
         log_level="info",
     )
-
-
-def _prepare_demo(config: Config, host: str, port: int) -> Config:
-    """Keep a signing key, seed a demo user and application, print how to call them."""
-    if not config.jwt_secret_key:
-        key = ServerSetting.get_or_set("demo_jwt_secret_key", lambda: secrets.token_urlsafe(48))
-        config = config.with_secret_key(key)
-    user = User.by_email(DEMO_EMAIL) or User.create_user(DEMO_EMAIL)
-    application = Application.get_or_none(Application.name == DEMO_APPLICATION)
-    if application is None:
-        application, secret = Application.register(
-            DEMO_APPLICATION,
-            client_id_length=config.client_id_length,
-            client_secret_length=config.client_secret_length,
-        )
-    else:
-        # Only a hash is stored, so the demo secret is renewed to be shown again.
-        secret = application.rotate_secret(config.client_secret_length)
-    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    if ":" in shown_host:  # an IPv6 address goes in brackets in a URL
-        shown_host = f"[{shown_host}]"
-    base = f"http://{shown_host}:{port}/external-api/v1.0"
-    body = json.dumps({
-        "client_id": application.client_id,
-        "client_secret": secret,
-        "grant_type": "client_credentials",
-        "scope": user.email,
-    })
-    print(
-        "\nDemo mode: a demo user and application are ready (not for production).\n"
-        f"  user:          {user.email}\n"
-        f"  client_id:     {application.client_id}\n"
-        f"  client_secret: {secret}\n\n"
-        "Get a token, create a room, list rooms:\n\n"
-        f"  TOKEN=$(curl -s {base}/application/token/ -H 'Content-Type: application/json' \\\n"
-        f"    -d {shlex.quote(body)} \\\n"
-        "    | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')\n"
-        f"  curl -s -X POST {base}/rooms -H \"Authorization: Bearer $TOKEN\"\n"
-        f"  curl -s {base}/rooms -H \"Authorization: Bearer $TOKEN\"\n\n"
-        f"API docs: {base}/ui/\n",
-        flush=True,
-    )
-    return config
 
 
 def _safe_url(url: str) -> str:

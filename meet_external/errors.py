@@ -18,6 +18,8 @@ from models.rooms import RoomAllocationFailed
 
 logger = logging.getLogger("meet_external.errors")
 
+# Said both by request validation (the file's `format: email`) and by the grant's stricter check.
+INVALID_EMAIL = "Scope should be a valid email address."
 # Outside the file's paths the app serves only documents and probes.
 READ_ONLY_METHODS = ("GET", "HEAD")
 GENERIC_MESSAGES = {

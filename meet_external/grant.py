@@ -12,19 +12,24 @@ from models.users import InvalidEmail, validated_email
 
 from . import audit
 from .config import Config
-from .errors import ApiError
-from .messages import INVALID_EMAIL
+from .errors import INVALID_EMAIL, ApiError
 from .tokens import TokenSigner
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 class TokenDenied(ApiError):
-    """A refused token request; the reason goes to the audit log, never to the client."""
+    """A refused token request; the reason goes to the audit log, never to the client.
 
-    def __init__(self, status: int, message: str, reason: str, headers: dict | None = None):
+    `client_known`: the client_id was found to be an application's (the audit
+    log writes it as it is, else only its fingerprint).
+    """
+
+    def __init__(self, status: int, message: str, reason: str, headers: dict | None = None,
+                 client_known: bool = True):
         super().__init__(status, message, headers={**NO_STORE, **(headers or {})})
         self.reason = reason
+        self.client_known = client_known
 
 
 def grant_token(request: dict, signer: TokenSigner, config: Config, authenticator: ClientAuthenticator,
@@ -35,12 +40,13 @@ def grant_token(request: dict, signer: TokenSigner, config: Config, authenticato
         client = _authenticated(authenticator, client_address or "", request)
         user = _delegated_user(client, request["scope"], config)
     except TokenDenied as denied:
-        audit.record("token.denied", client_id=client_id, reason=denied.reason,
-                     client_address=client_address)
+        audit.record("token.denied", client_id=client_id, client_known=denied.client_known,
+                     reason=denied.reason, client_address=client_address)
         raise
     application = client.application
     token = signer.mint(application.client_id, str(user.id), application.scope_string)
-    audit.record("token.issued", client_id=client_id, user_id=user.id, client_address=client_address)
+    audit.record("token.issued", client_id=client_id, client_known=True, user_id=user.id,
+                 client_address=client_address)
     return {
         "access_token": token,
         "token_type": "Bearer",
@@ -56,12 +62,12 @@ def _authenticated(authenticator: ClientAuthenticator, client_address: str, requ
         return authenticator.authenticate(client_address, request["client_id"],
                                           request["client_secret"], email_domain)
     except Braked as braked:
-        raise TokenDenied(429, "Too many requests.", braked.reason,
-                          {"Retry-After": str(braked.retry_after)}) from None
+        raise TokenDenied(429, "Too many requests.", braked.reason, {"Retry-After": str(braked.retry_after)},
+                          client_known=braked.client_known) from None
     except ClientRefused as refused:
         message = "Application is inactive" if refused.reason == "application_inactive" \
             else "Invalid credentials"
-        raise TokenDenied(401, message, refused.reason) from None
+        raise TokenDenied(401, message, refused.reason, client_known=refused.client_known) from None
 
 
 def _delegated_user(client: Client, email: str, config: Config) -> User:

@@ -1,80 +1,87 @@
-"""ASGI middleware around Connexion: path aliases, body limit, trusted proxies (CONTRACT §1, §2, §6)."""
+"""ASGI middleware around Connexion: Host, bodies, media types, proxies, the file (CONTRACT §2, §6)."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Dict, Iterable, List, Pattern, Tuple
 
 import anyio
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import ClientDisconnect, Request
+from werkzeug.http import parse_options_header
 
 from .errors import ApiError
 
+JSON = "application/json"
+# Methods that change nothing (RFC 9110 §9.2.1): their bodies, if any, are left to the app.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 # A rejected body is read and thrown away up to this much, so the client sees
 # the 413 instead of a connection reset; past it, the connection is dropped.
 DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
 DRAIN_SECONDS = 5
+_DIGITS = re.compile(r"[0-9]+")  # ASCII digits only: str.isdigit() also takes "٣" and "²"
+# uri-host (RFC 3986 §3.2.2) as links can carry it: an IP literal, or a name of unreserved
+# characters; then an optional port.
+_HOST = re.compile(r"(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9._~-]+))(?::(?P<port>[0-9]{1,5}))?")
 
 
-def _template_pattern(template: str) -> Pattern:
-    parts = re.split(r"(\{[^}/]+\})", template)
-    regex = "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts)
-    return re.compile(f"^{regex}$")
+async def read_body(scope, receive) -> bytes:
+    """The whole request body; `ClientDisconnect` if the client went away before sending it."""
+    return await Request(scope, receive).body()
 
 
-class Routes:
-    """The file's paths under the base path, and the methods each one answers."""
+def replay(body: bytes, receive):
+    """A `receive` that hands the app a body already read, then the connection's own events."""
+    sent = False
 
-    def __init__(self, base_path: str, paths: Dict[str, Iterable[str]]):
-        self.base_path = base_path.rstrip("/")
-        self.methods: List[Tuple[Pattern, Tuple[str, ...]]] = [
-            (_template_pattern(self.base_path + path), _with_head(methods))
-            for path, methods in paths.items()
-        ]
+    async def replay_receive():
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
 
-    def _methods(self, path: str) -> Tuple[str, ...]:
-        for pattern, methods in self.methods:
-            if pattern.match(path):
-                return methods
-        return ()
-
-    def canonical(self, path: str) -> str | None:
-        """The file's spelling of a path that differs only by its trailing slash."""
-        if not path.startswith(self.base_path + "/") or self._methods(path):
-            return None
-        alias = path[:-1] if path.endswith("/") else path + "/"
-        return alias if self._methods(alias) else None
-
-    def allowed_methods(self, path: str) -> Tuple[str, ...]:
-        """The methods a path answers, under either spelling."""
-        return self._methods(path) or self._methods(self.canonical(path) or "")
+    return replay_receive
 
 
-def _with_head(methods: Iterable[str]) -> Tuple[str, ...]:
-    upper = {m.upper() for m in methods}
-    if "GET" in upper:
-        upper.add("HEAD")
-    return tuple(sorted(upper))
+def media_type(headers: Headers) -> str | None:
+    """The request's media type, lower-cased without parameters (RFC 9110 §8.3.1); None when absent."""
+    value = headers.get("content-type")
+    if value is None:
+        return None
+    return parse_options_header(value)[0].strip().lower()
 
 
-class PathAliases:
-    """Serves each spec path with and without its trailing slash, without a redirect.
+def valid_host(value: str) -> bool:
+    """A Host (or X-Forwarded-Host) value that absolute links can be built from (RFC 9110 §7.2)."""
+    match = _HOST.fullmatch(value)
+    if match is None:
+        return False
+    if match["ipv6"] is not None:
+        try:
+            ipaddress.IPv6Address(match["ipv6"])
+        except ValueError:
+            return False
+    return match["port"] is None or 0 < int(match["port"]) <= 65535
 
-    The file says `/application/token/` and `/rooms`; the reference's clients
-    use slashes, generated clients do not. The request is rewritten to the
-    spelling the file uses, before Connexion routes it.
+
+class HostHeader:
+    """400 for a request whose `Host` is missing (HTTP/1.1), repeated or invalid (RFC 9112 §3.2).
+
+    The host is in every `Location` and pagination link; an HTTP/1.0 request
+    without one gets links to the server's own address, as RFC 9112 §3.3 says.
     """
 
-    def __init__(self, app, routes: Routes):
+    def __init__(self, app):
         self.app = app
-        self.routes = routes
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http":
-            alias = self.routes.canonical(scope["path"])
-            if alias is not None:
-                scope = dict(scope, path=alias, raw_path=alias.encode())
+            hosts = [value for name, value in scope["headers"] if name == b"host"]
+            if (hosts or scope.get("http_version") != "1.0") and (
+                    len(hosts) != 1 or not valid_host(hosts[0].decode("latin-1"))):
+                raise ApiError(400, "The Host header is missing, repeated or invalid.",
+                               headers={"Connection": "close"})
         await self.app(scope, receive, send)
 
 
@@ -90,10 +97,12 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         length = Headers(scope=scope).get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.limit):
-            await self._drain(receive)
-            raise ApiError(413, f"Request body too large (limit {self.limit} bytes).",
-                           headers={"Connection": "close"})
+        if length is not None:
+            length = length.strip(" \t")  # optional whitespace around a field value (RFC 9110 §5.5)
+            if not _DIGITS.fullmatch(length) or int(length) > self.limit:
+                await self._drain(scope, receive)
+                raise ApiError(413, f"Request body too large (limit {self.limit} bytes).",
+                               headers={"Connection": "close"})
         received = 0
 
         async def limited_receive():
@@ -102,7 +111,7 @@ class BodyLimit:
             received += len(message.get("body", b""))
             if received > self.limit:
                 if message.get("more_body"):
-                    await self._drain(receive)
+                    await self._drain(scope, receive)
                 raise ApiError(413, f"Request body too large (limit {self.limit} bytes).",
                                headers={"Connection": "close"})
             return message
@@ -110,70 +119,73 @@ class BodyLimit:
         await self.app(scope, limited_receive, send)
 
     @staticmethod
-    async def _drain(receive) -> None:
+    async def _drain(scope, receive) -> None:
         drained = 0
         with anyio.move_on_after(DRAIN_SECONDS):
-            while drained < DRAIN_LIMIT_BYTES:
-                message = await receive()
-                if message["type"] != "http.request":
-                    return
-                drained += len(message.get("body", b""))
-                if not message.get("more_body"):
-                    return
+            try:
+                async for chunk in Request(scope, receive).stream():
+                    drained += len(chunk)
+                    if drained >= DRAIN_LIMIT_BYTES:
+                        return
+            except ClientDisconnect:
+                return
 
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+class WholeBody:
+    """A request that may change something runs only once its whole body has arrived.
 
+    With httptools, uvicorn starts the app as soon as the head is parsed; when
+    the body then breaks the protocol (`Transfer-Encoding: chunked, gzip`), it
+    answers 400 itself and closes the connection, and the app only sees a
+    disconnect. Reading the body first means such a request, or one whose
+    client went away mid-body, runs nothing and stores nothing. A transfer
+    coding other than `chunked`, which httptools passes on undecoded
+    (`gzip, chunked`), is 501 (RFC 9112 §6.1).
+    """
 
-def _is_trusted(host: str | None, proxies: Tuple[Network, ...]) -> bool:
-    if not host:
-        return False
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return any(address in network for network in proxies)
-
-
-def client_from_forwarded_for(header: str, proxies: Tuple[Network, ...]) -> str | None:
-    """The right-most address in X-Forwarded-For that is not one of our proxies."""
-    hops = [hop.strip() for hop in header.split(",") if hop.strip()]
-    for hop in reversed(hops):
-        if not _is_trusted(hop, proxies):
-            return hop
-    return hops[0] if hops else None
-
-
-class TrustedProxies:
-    """Honours X-Forwarded-For/-Proto/-Host only when the peer is a configured proxy."""
-
-    def __init__(self, app, proxies: Tuple[Network, ...]):
+    def __init__(self, app):
         self.app = app
-        self.proxies = proxies
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and self.proxies:
-            peer = (scope.get("client") or (None, None))[0]
-            if _is_trusted(peer, self.proxies):
-                scope = self._forwarded(scope)
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        codings = [coding.strip().lower() for name, value in scope["headers"] if name == b"transfer-encoding"
+                   for coding in value.decode("latin-1").split(",")]
+        if codings and codings != ["chunked"]:
+            raise ApiError(501, "Transfer-Encoding not implemented: only chunked is.",
+                           headers={"Connection": "close"})
+        if scope["method"] in SAFE_METHODS:
+            await self.app(scope, receive, send)
+            return
+        try:
+            body = await read_body(scope, receive)
+        except ClientDisconnect:
+            return
+        await self.app(scope, replay(body, receive), send)
 
-    def _forwarded(self, scope):
-        headers = Headers(scope=scope)
-        scope = dict(scope)
-        forwarded_for = headers.get("x-forwarded-for")
-        if forwarded_for:
-            client = client_from_forwarded_for(forwarded_for, self.proxies)
-            if client:
-                scope["client"] = (client, 0)
-        proto = (headers.get("x-forwarded-proto") or "").split(",")[0].strip().lower()
-        if proto in ("http", "https"):
-            scope["scheme"] = proto
-        host = (headers.get("x-forwarded-host") or "").split(",")[0].strip()
-        if host:
-            scope["headers"] = list(scope["headers"])
-            MutableHeaders(scope=scope)["host"] = host
-        return scope
+
+class JsonMediaType:
+    """A JSON body reaches Connexion and Flask as `application/json`, however the client spelled it.
+
+    Media types are case-insensitive and may carry parameters (RFC 9110
+    §8.3.1), but Connexion picks its body validator, and Flask decides to parse
+    JSON, by comparing strings: `Application/JSON`, or no Content-Type, reached
+    the handlers as raw bytes (a 500). A body sent without a Content-Type is
+    taken as JSON, the one media type of the file's operations; `charset` is
+    dropped, JSON being UTF-8 (RFC 8259 §8.1). See docs/contract-decisions.md.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] not in SAFE_METHODS:
+            headers = Headers(scope=scope)
+            if media_type(headers) in (None, JSON) and headers.get("content-type") != JSON:
+                scope = dict(scope, headers=[(k, v) for k, v in scope["headers"] if k != b"content-type"])
+                MutableHeaders(scope=scope)["content-type"] = JSON
+        await self.app(scope, receive, send)
 
 
 class VerbatimFile:

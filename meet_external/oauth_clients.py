@@ -17,16 +17,20 @@ from typing import Dict, Tuple
 from starlette.datastructures import Headers, MutableHeaders
 
 from .errors import ApiError
+from .http import JSON, media_type, read_body, replay
 
 FORM = "application/x-www-form-urlencoded"
 
 
 def parse_form(raw: bytes) -> Dict[str, str]:
-    """A form body as a dict; a repeated parameter is an error (RFC 6749 §3.2)."""
+    """A form body as a dict; a repeated parameter is an error (RFC 6749 §3.2).
+
+    Empty pairs (`a=1&&b=2`, a trailing `&`) are skipped, as browsers and
+    parse_qsl without strict parsing do; a name without `=` has an empty value.
+    """
     try:
         pairs = urllib.parse.parse_qsl(raw.decode("ascii"), keep_blank_values=True,
-                                       strict_parsing=bool(raw), encoding="utf-8",
-                                       errors="strict")
+                                       encoding="utf-8", errors="strict")
     except (UnicodeDecodeError, ValueError):
         raise ApiError(400, "Request body is not a valid form.") from None
     form: Dict[str, str] = {}
@@ -74,17 +78,16 @@ class OAuthClientRequests:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+        content_type = media_type(headers)
         basic = basic_credentials(headers.get("authorization", ""))
-        is_json = content_type in ("", "application/json")
-        if not (content_type == FORM or (basic is not None and is_json)):
+        if not (content_type == FORM or (basic is not None and content_type == JSON)):
             # Other media types go on untouched: request validation answers 415.
             await self.app(scope, receive, send)
             return
-        raw = await _read_body(receive)
+        raw = await read_body(scope, receive)
         body = parse_form(raw) if content_type == FORM else _json_object_or_none(raw)
         if body is None:  # not JSON: leave the error to the validator
-            await self.app(scope, _replay(raw, receive), send)
+            await self.app(scope, replay(raw, receive), send)
             return
         if basic is not None:
             body = merge_credentials(body, basic)
@@ -92,25 +95,15 @@ class OAuthClientRequests:
         scope = dict(scope, headers=[(k, v) for k, v in scope["headers"]
                                      if k not in (b"content-type", b"content-length", b"authorization")])
         mutable = MutableHeaders(scope=scope)
-        mutable["content-type"] = "application/json"
+        mutable["content-type"] = JSON
         mutable["content-length"] = str(len(new_raw))
         try:
-            await self.app(scope, _replay(new_raw, receive), send)
+            await self.app(scope, replay(new_raw, receive), send)
         except ApiError as error:
             if basic is not None and error.status == 401:
                 # A client that authenticated with Basic gets a Basic challenge (RFC 6749 §5.2).
                 error.headers["WWW-Authenticate"] = 'Basic realm="meet-external"'
             raise
-
-
-async def _read_body(receive) -> bytes:
-    chunks = []
-    more = True
-    while more:
-        message = await receive()
-        chunks.append(message.get("body", b""))
-        more = message.get("more_body", False)
-    return b"".join(chunks)
 
 
 def _json_object_or_none(raw: bytes) -> dict | None:
@@ -121,17 +114,3 @@ def _json_object_or_none(raw: bytes) -> dict | None:
     except (UnicodeDecodeError, ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
-
-
-def _replay(raw: bytes, receive):
-    sent = False
-
-    async def replay_receive():
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": raw, "more_body": False}
-        return await receive()
-
-    return replay_receive
-

@@ -68,24 +68,20 @@ class TokenSigner:
         self._verified[token] = claims
         return claims
 
+    def _decode(self, token: str, key: str, check_expiry: bool = True) -> dict:
+        return jwt.decode(token, key, algorithms=[self.algorithm], issuer=self.issuer,
+                          audience=self.audience,
+                          options={"require": ["exp"], "verify_exp": check_expiry})
+
     def _verify(self, token: str) -> dict:
         for key in self.verification_keys:
             try:
-                claims = jwt.decode(
-                    token,
-                    key,
-                    algorithms=[self.algorithm],
-                    issuer=self.issuer,
-                    audience=self.audience,
-                    options={"require": ["exp"]},
-                )
+                claims = self._decode(token, key)
                 break
             except jwt.InvalidSignatureError:
                 continue
             except jwt.ExpiredSignatureError:
-                # PyJWT reads "123" or true as a time; RFC 7519 says a NumericDate is a number.
-                raise unauthorized(INVALID_TOKEN if _malformed_times(_unverified(token))
-                                   else "Token expired.") from None
+                raise unauthorized(self._expired_or_invalid(token, key)) from None
             except jwt.InvalidTokenError:
                 raise unauthorized(INVALID_TOKEN) from None
         else:
@@ -98,10 +94,19 @@ class TokenSigner:
             raise unauthorized("Invalid token type.")
         return claims
 
+    def _expired_or_invalid(self, token: str, key: str) -> str:
+        """The message for a correctly signed token past its `exp`.
 
-def _unverified(token: str) -> dict:
-    """The payload of a token whose signature was already checked."""
-    return jwt.decode(token, options={"verify_signature": False})
+        PyJWT checks `exp` before `iss` and `aud`; the issuer and audience rows
+        come first (docs/contract-decisions.md), so they are checked again
+        without the expiry. PyJWT also reads "123" or true as a time, and
+        RFC 7519 says a NumericDate is a number.
+        """
+        try:
+            claims = self._decode(token, key, check_expiry=False)
+        except jwt.InvalidTokenError:
+            return INVALID_TOKEN
+        return INVALID_TOKEN if _malformed_times(claims) else "Token expired."
 
 
 def _malformed_times(claims: dict) -> bool:

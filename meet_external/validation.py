@@ -10,28 +10,32 @@ from __future__ import annotations
 import json
 import re
 import urllib.parse
-from typing import Any, Dict
+from typing import Any, Dict, Tuple
 
 from connexion.datastructures import MediaTypeDict
 from connexion.validators import AbstractRequestBodyValidator, ParameterValidator
 from jsonschema import Draft4Validator, ValidationError
 
-from .errors import ApiError
-from .messages import INVALID_EMAIL
+from .errors import INVALID_EMAIL, ApiError
+from .http import read_body, replay
 
-# Integers beyond a 32-bit signed range are refused: no page can be that far.
-MAX_INTEGER = 2147483647
-_INTEGER = re.compile(r"^-?[0-9]+$")
-_validators: Dict[int, Draft4Validator] = {}
+_INTEGER = re.compile(r"-?[0-9]+")  # with fullmatch: `$` would also match before a final "\n"
+_validators: Dict[int, Tuple[dict, Draft4Validator]] = {}
 
 
 def _schema_validator(schema: dict) -> Draft4Validator:
-    """One compiled validator per schema object, instead of one per request."""
-    validator = _validators.get(id(schema))
-    if validator is None:
-        validator = Draft4Validator(schema, format_checker=Draft4Validator.FORMAT_CHECKER)
-        _validators[id(schema)] = validator
-    return validator
+    """One compiled validator per schema object (Connexion hands the same one to every request).
+
+    Keyed by identity, and each entry holds its schema, so that id cannot be
+    given to another schema (an app built later in the same process) while
+    the entry lives; the `is` check says so rather than relying on the
+    validator keeping a reference to its schema.
+    """
+    entry = _validators.get(id(schema))
+    if entry is None or entry[0] is not schema:
+        entry = (schema, Draft4Validator(schema, format_checker=Draft4Validator.FORMAT_CHECKER))
+        _validators[id(schema)] = entry
+    return entry[1]
 
 
 def field_error(field: str, message: str) -> ApiError:
@@ -77,8 +81,6 @@ class QueryParameterValidator(ParameterValidator):
             _schema_validator(schema).validate(value)
         except ValidationError as error:
             raise field_error(name, describe(error)) from None
-        if schema.get("type") == "integer" and value > MAX_INTEGER:
-            raise field_error(name, f"Ensure this value is less than or equal to {MAX_INTEGER}.")
         return None
 
     def validate_query_parameter(self, param, request):
@@ -87,7 +89,7 @@ class QueryParameterValidator(ParameterValidator):
         if schema.get("type") == "integer":
             written = urllib.parse.parse_qs(request.scope["query_string"].decode("latin-1"),
                                             keep_blank_values=True).get(param["name"], [])
-            if not all(_INTEGER.match(value) for value in written):
+            if not all(_INTEGER.fullmatch(value) for value in written):
                 raise field_error(param["name"], "A valid integer is required.")
         return super().validate_query_parameter(param, request)
 
@@ -99,16 +101,10 @@ class JSONBodyValidator(AbstractRequestBodyValidator):
     _RANK = {"required": 0, "type": 0, "enum": 1, "format": 2}
 
     async def wrap_receive(self, receive, *, scope):
-        messages = []
-        more_body = True
-        while more_body:
-            message = await receive()
-            messages.append(message)
-            more_body = message.get("more_body", False)
-        raw = b"".join(m.get("body", b"") for m in messages)
+        raw = await read_body(scope, receive)
         if raw.strip() or self._required:
             self._validate(self._decode(raw))
-        return self._insert_messages(receive, messages=messages), scope
+        return replay(raw, receive), scope
 
     def _decode(self, raw: bytes) -> Any:
         if not raw.strip():
@@ -133,13 +129,13 @@ class JSONBodyValidator(AbstractRequestBodyValidator):
         error = min(errors, key=lambda e: self._RANK.get(e.validator, 3))
         if error.validator == "format" and error.validator_value == "email":
             raise ApiError(400, INVALID_EMAIL, errors={"scope": [INVALID_EMAIL]})
-        raise field_error(_field_of(error), describe(error))
+        raise field_error(field_of(error), describe(error))
 
 
-def _field_of(error: ValidationError) -> str:
+def field_of(error: ValidationError) -> str:
+    """The field a schema error is about; for `required`, the first listed one that is missing."""
     if error.validator == "required":
-        # "'client_id' is a required property": the missing field is the quoted name.
-        return error.message.split("'")[1]
+        return next(name for name in error.validator_value if name not in error.instance)
     return ".".join(str(p) for p in error.absolute_path) or "body"
 
 

@@ -25,9 +25,11 @@ from .throttle import FailureBrake, TokenFailureWindow, client_key
 
 
 class ClientRefused(Exception):
-    """The credentials were not accepted; `reason` is for the audit log."""
+    """The credentials were not accepted; `reason` is for the audit log, and so is
+    `client_known` (whether the client_id is an application's)."""
 
     reason = "invalid_credentials"
+    client_known = False
 
 
 class Braked(ClientRefused):
@@ -95,6 +97,14 @@ class ClientAuthenticator:
         lookup = client_id if could_be_client_id(client_id) else ""
         row = _LOOKUP.rows(email_domain.lower(), lookup, client_address, client_key(client_id))[0]
         application = _application(row) if lookup else None
+        try:
+            return self._check(row, application, client_address, client_id, secret)
+        except ClientRefused as refused:
+            refused.client_known = application is not None
+            raise
+
+    def _check(self, row, application: Application | None, client_address: str, client_id: str,
+               secret: str) -> Client:
         digest, failures, window_start, domain_count, allowed_count = row[len(_application_fields()):]
         wait = self.brake.retry_after(failures, TokenFailureWindow.window_start.python_value(window_start))
         if wait is not None:

@@ -1,10 +1,17 @@
 """The app factory (meet_external/app.py): every operation resolves, or start-up fails."""
 
+import threading
+
 import pytest
+from a2wsgi import WSGIMiddleware
 from connexion.exceptions import ResolverError
 
 import meet_external.app
+from meet_external import threads
 from meet_external.app import create_app, load_spec, spec_operations
+from meet_external.threads import HandlerThreads
+
+from .support.constants import API
 
 
 def test_every_operation_of_the_file_has_a_handler():
@@ -18,3 +25,33 @@ def test_an_operation_without_handler_stops_start_up(base_config, monkeypatch):
     with pytest.raises(ResolverError, match=expected):
         create_app(base_config)
 
+
+
+def test_flask_runs_in_the_apps_own_thread_pools(base_config):
+    """app.py replaces Connexion's private `_middleware_app.asgi_app` (no public setting for
+    a2wsgi's threads): if Connexion renames it, the assignment silently does nothing, and this
+    fails. Token requests run on the token pool's threads, everything else on the other's."""
+    app = create_app(base_config)
+    pools = app._middleware_app.asgi_app
+    assert isinstance(pools, HandlerThreads)
+    assert (pools.requests.executor._max_workers, pools.tokens.executor._max_workers) == (
+        threads.REQUEST_THREADS, threads.TOKEN_THREADS)
+    seen = {"requests": set(), "tokens": set()}
+    for name in seen:
+        pool = getattr(pools, name)
+        assert isinstance(pool, WSGIMiddleware) and pool.app == app.app.wsgi_app
+        pool.app = _recording(pool.app, seen[name])
+    with app.test_client() as local:
+        assert local.get("/healthz").status_code == 200
+        unknown = {"client_id": "nobody", "client_secret": "x", "grant_type": "client_credentials",
+                   "scope": "a@example.com"}
+        assert local.post(f"{API}/application/token", json=unknown).status_code == 401
+    assert seen["requests"] and seen["tokens"], "requests do not go through the pools app.py installed"
+    assert not seen["requests"] & seen["tokens"]
+
+
+def _recording(wsgi_app, names: set):
+    def recording(environ, start_response):
+        names.add(threading.current_thread())
+        return wsgi_app(environ, start_response)
+    return recording

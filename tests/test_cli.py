@@ -595,6 +595,33 @@ def test_serve_demo_twice_keeps_one_user_one_application_and_the_key(database_ur
     assert claims["client_id"] == first["client_id"]
 
 
+def process_tree(pid: int) -> list:
+    """`pid` and all its descendants (Linux /proc)."""
+    children = pathlib.Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [pid] + [descendant for child in children for descendant in process_tree(int(child))]
+
+
+def test_serve_demo_workers_share_the_kept_key_without_the_environment(database_url, tmp_path):
+    """Every worker signs and verifies with the demo key read from the database; none of the
+    processes has it in its environment (where any subprocess would inherit it)."""
+    port = free_port()
+    with server(database_url, port, tmp_path, "--demo", "--workers", "2") as process:
+        output = printed_demo(process, tmp_path)
+        wait_until_serving(process, port, tmp_path)
+        deadline = time.monotonic() + SERVER_START_SECONDS
+        while len(process_tree(process.pid)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)  # the supervisor, its second worker, and uvicorn's helper processes
+        tokens = [get_token(output) for _ in range(10)]
+        for token in tokens:  # new connections: both workers answer some of them
+            listed = requests.get(f"http://127.0.0.1:{port}/external-api/v1.0/rooms",
+                                  headers={"Authorization": f"Bearer {token}"}, timeout=10)
+            assert listed.status_code == 200, listed.text
+        pids = process_tree(process.pid)
+        environments = [pathlib.Path(f"/proc/{pid}/environ").read_bytes() for pid in pids]
+    assert len(environments) >= 3
+    assert not any(b"APPLICATION_JWT_SECRET_KEY=" in environ for environ in environments)
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (("applications", "create"),
      "meet-external applications create: the following arguments are required: --name"

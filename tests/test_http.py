@@ -1,14 +1,20 @@
 """The HTTP surface: JSON errors everywhere, aliases, 405 Allow, 413, probes, proxies (CONTRACT §1-2, §6)."""
 
+import base64
 import ipaddress
+import json
 import shutil
+import urllib.parse
 
+import httpx
 import pytest
 
 import meet_external.app
 import models
 
 from .conftest import API, ROOMS_URL, TOKEN_URL
+from .support.raw_http import raw_request
+from .support.server import ServerProcess
 
 
 def assert_json_error(response, status, body):
@@ -128,3 +134,182 @@ def test_forwarded_headers_from_a_trusted_proxy_shape_the_links(make_client, cre
 def test_nul_characters_in_credentials_are_just_wrong_credentials(client, credentials, user):
     body = credentials.token_request(user.email, client_id=credentials.client_id + "\x00")
     assert_json_error(client.post(TOKEN_URL, json=body), 401, {"error": "Invalid credentials"})
+
+
+# --- media types (CONTRACT §2; docs/contract-decisions.md) --------------------------------
+
+JSON_SPELLINGS = ["application/json", "Application/JSON", "APPLICATION/JSON; charset=UTF-8",
+                  "application/json ; charset=utf-8", "application/json;charset=iso-8859-1", None]
+
+
+def _typed(content_type, headers=None) -> dict:
+    return {**(headers or {}), **({"Content-Type": content_type} if content_type else {})}
+
+
+@pytest.mark.parametrize("content_type", JSON_SPELLINGS)
+def test_json_in_any_spelling_or_untyped_gets_a_token(client, credentials, user, content_type):
+    body = json.dumps(credentials.token_request(user.email))
+    response = client.post(TOKEN_URL, content=body, headers=_typed(content_type))
+    assert response.status_code == 200, response.text
+    assert set(response.json()) == {"access_token", "token_type", "expires_in", "scope"}
+
+
+@pytest.mark.parametrize("content_type", JSON_SPELLINGS)
+def test_json_in_any_spelling_or_untyped_is_validated(client, credentials, user, auth, content_type):
+    wrong_type = json.dumps(credentials.token_request(user.email, client_id=1))
+    assert_json_error(client.post(TOKEN_URL, content=wrong_type, headers=_typed(content_type)),
+                      400, {"error": "client_id: Must be a string."})
+    assert_json_error(client.post(TOKEN_URL, content=b"{", headers=_typed(content_type)),
+                      400, {"error": "Request body is not valid JSON."})
+    assert_json_error(client.post(ROOMS_URL, content=b"[]", headers=_typed(content_type, auth)),
+                      400, {"detail": "Request body must be a JSON object."})
+
+
+@pytest.mark.parametrize("content_type", JSON_SPELLINGS)
+@pytest.mark.parametrize("body", [b"{}", b'{"name": 1}', b"", b"  "])
+def test_json_in_any_spelling_or_untyped_creates_a_room(client, auth, content_type, body):
+    response = client.post(ROOMS_URL, content=body, headers=_typed(content_type, auth))
+    assert response.status_code == 201, response.text
+    assert set(response.json()) == {"id", "slug", "access_level", "configuration"}
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/merge-patch+json", "application/jsonx",
+                                          "application/json, text/plain"])
+def test_other_media_types_are_415(client, credentials, user, auth, content_type):
+    body = json.dumps(credentials.token_request(user.email))
+    assert_json_error(client.post(TOKEN_URL, content=body, headers=_typed(content_type)),
+                      415, {"error": "Unsupported media type."})
+    assert_json_error(client.post(ROOMS_URL, content=b"{}", headers=_typed(content_type, auth)),
+                      415, {"detail": "Unsupported media type."})
+
+
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded",
+                                          "Application/X-WWW-Form-Urlencoded; charset=UTF-8"])
+def test_form_in_any_spelling_gets_a_token(client, credentials, user, content_type):
+    form = urllib.parse.urlencode(credentials.token_request(user.email))
+    response = client.post(TOKEN_URL, content=form, headers={"Content-Type": content_type})
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("content_type", JSON_SPELLINGS)
+def test_basic_credentials_with_json_in_any_spelling(client, credentials, user, content_type):
+    pair = f"{credentials.client_id}:{credentials.client_secret}".encode()
+    headers = _typed(content_type, {"Authorization": "Basic " + base64.b64encode(pair).decode()})
+    body = json.dumps({"grant_type": "client_credentials", "scope": user.email})
+    response = client.post(TOKEN_URL, content=body, headers=headers)
+    assert response.status_code == 200, response.text
+
+
+# --- what uvicorn rejects, and the Host, against a real server process --------------------
+
+
+@pytest.fixture(scope="module")
+def server(database_url, tmp_path_factory):
+    with ServerProcess(database_url) as process:
+        process.start(str(tmp_path_factory.mktemp("http") / "server.log"))
+        yield process
+
+
+@pytest.fixture
+def bearer(server, credentials, user) -> dict:
+    response = httpx.post(f"{server.url}{TOKEN_URL}", json=credentials.token_request(user.email))
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def room_count(server, bearer) -> int:
+    return httpx.get(f"{server.url}{ROOMS_URL}", headers=bearer).json()["count"]
+
+
+def create_request(bearer: dict, extra: str, body: bytes = b"",
+                   host: str | None = "Host: 127.0.0.1") -> bytes:
+    head = f"POST {ROOMS_URL} HTTP/1.1\r\n" + (f"{host}\r\n" if host else "")
+    head += f"Authorization: {bearer['Authorization']}\r\nContent-Type: application/json\r\n{extra}"
+    return head.encode() + b"\r\nConnection: close\r\n\r\n" + body
+
+
+CHUNKED_BODY = b"2\r\n{}\r\n0\r\n\r\n"
+REJECTED_TRANSFER_ENCODINGS = {
+    "chunked, gzip": ("Transfer-Encoding: chunked, gzip", CHUNKED_BODY),
+    "gzip, chunked": ("Transfer-Encoding: gzip, chunked", CHUNKED_BODY),
+    "identity with a length": ("Transfer-Encoding: identity\r\nContent-Length: 2", b"{}"),
+    "identity alone": ("Transfer-Encoding: identity", b"{}"),
+    "gzip alone": ("Transfer-Encoding: gzip", b"{}"),
+    "chunked twice in one line": ("Transfer-Encoding: chunked, chunked", CHUNKED_BODY),
+    "chunked on two lines": ("Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked", CHUNKED_BODY),
+    "chunked and a length": ("Transfer-Encoding: chunked\r\nContent-Length: 2", CHUNKED_BODY),
+}
+
+
+@pytest.mark.parametrize("extra, body", REJECTED_TRANSFER_ENCODINGS.values(), ids=REJECTED_TRANSFER_ENCODINGS)
+def test_a_request_with_an_unusual_transfer_encoding_stores_nothing(server, bearer, extra, body):
+    answer = raw_request(server, create_request(bearer, extra, body))
+    assert answer is None or 400 <= answer.status < 600, answer
+    if answer is not None and answer.headers.get("content-type") == "application/json":
+        assert (answer.status, answer.json()) == (
+            501, {"detail": "Transfer-Encoding not implemented: only chunked is."})
+    assert room_count(server, bearer) == 0
+
+
+@pytest.mark.parametrize("coding", ["chunked", "Chunked", "CHUNKED"])
+def test_chunked_in_any_case_creates_a_room(server, bearer, coding):
+    answer = raw_request(server, create_request(bearer, f"Transfer-Encoding: {coding}", CHUNKED_BODY))
+    assert answer.status == 201, answer
+    assert room_count(server, bearer) == 1
+
+
+BAD_HOST = "The Host header is missing, repeated or invalid."
+INVALID_HOSTS = {
+    "missing": None,
+    "two Host lines": "Host: 127.0.0.1\r\nHost: evil.example",
+    "two hosts in one": "Host: 127.0.0.1, evil.example",
+    "port not a number": "Host: 127.0.0.1:abc",
+    "port too large": "Host: 127.0.0.1:65536",
+    "port zero": "Host: example.org:0",
+    "empty port": "Host: example.org:",
+    "empty": "Host: ",
+    "userinfo": "Host: user@example.org",
+    "path": "Host: example.org/x",
+    "unclosed IPv6": "Host: [::1",
+    "not IPv6": "Host: [example.org]",
+}
+
+
+@pytest.mark.parametrize("host", INVALID_HOSTS.values(), ids=INVALID_HOSTS)
+def test_an_invalid_host_is_400_and_stores_nothing(server, bearer, host):
+    answer = raw_request(server, create_request(bearer, "Content-Length: 2", b"{}", host=host))
+    assert answer is not None
+    assert answer.headers["content-type"] == "application/json"
+    assert (answer.status, answer.json()) == (400, {"detail": BAD_HOST})
+    assert room_count(server, bearer) == 0
+
+
+@pytest.mark.parametrize("host", ["meet.example.org", "meet.example.org:8443", "[::1]:8000", "10.0.0.1"])
+def test_a_valid_host_is_in_the_location(server, bearer, host):
+    answer = raw_request(server, create_request(bearer, "Content-Length: 2", b"{}", host=f"Host: {host}"))
+    assert answer.status == 201, answer
+    assert answer.headers["location"].startswith(f"http://{host}{ROOMS_URL}/")
+
+
+def test_http_1_0_without_host_is_served(server):
+    answer = raw_request(server, b"GET /healthz HTTP/1.0\r\n\r\n")
+    assert (answer.status, answer.json()) == (200, {"status": "ok"})
+    answer = raw_request(server, b"GET /healthz HTTP/1.0\r\nHost: a:b\r\n\r\n")
+    assert (answer.status, answer.json()) == (400, {"detail": BAD_HOST})
+
+
+@pytest.mark.parametrize("length", ["  2", "2  ", "\t2\t", " 2\t"], ids=["spaces before", "spaces after",
+                                                                         "tabs", "space and tab"])
+def test_whitespace_around_the_content_length_is_allowed(server, bearer, length):
+    answer = raw_request(server, create_request(bearer, f"Content-Length:{length}", b"{}"))
+    assert answer.status == 201, answer
+    assert room_count(server, bearer) == 1
+
+
+@pytest.mark.parametrize("length", ["2 2", "²", "+2"])
+def test_a_content_length_that_is_no_number_is_refused(server, bearer, length):
+    answer = raw_request(server, create_request(bearer, f"Content-Length: {length}", b"{}"))
+    assert answer is None or 400 <= answer.status < 500, answer
+    if answer is not None and answer.headers.get("content-type") == "application/json":
+        assert answer.json() == {"detail": "Request body too large (limit 1048576 bytes)."}
+    assert room_count(server, bearer) == 0

@@ -47,6 +47,31 @@ def test_bodies_are_compared_as_canonical_json(client, auth):
     assert again.json() == first.json()
 
 
+@pytest.mark.parametrize("first, again", [
+    (b'{"a": 1}', b'{"a": 1.0}'),
+    (b'{"a": 10}', b'{"a": 1e1}'),
+    (b'{"a": 1000000000000000000000000000000}', b'{"a": 1e30}'),
+    (b'{"a": [0.5, -0]}', b'{"a": [5e-1, 0.0]}'),
+    (b'{"a": {"y": 1, "x": 2.50}}', b'{"a": {"x": 2.5, "y": 1.0}}'),
+])
+def test_equal_numbers_are_the_same_body(client, auth, first, again):
+    headers = {**auth, "Content-Type": "application/json", "Idempotency-Key": "k"}
+    created = client.post(ROOMS_URL, content=first, headers=headers)
+    replayed = client.post(ROOMS_URL, content=again, headers=headers)
+    assert (replayed.status_code, replayed.json()) == (201, created.json())
+    assert room_count() == 1
+
+
+@pytest.mark.parametrize("first, again", [
+    (b'{"a": 1}', b'{"a": "1"}'), (b'{"a": 1}', b'{"a": true}'), (b'{"a": 0}', b'{"a": null}'),
+    (b'{"a": 0.1}', b'{"a": 0.10001}'), (b'{"a": [1, 2]}', b'{"a": [2, 1]}'),
+])
+def test_different_values_are_different_bodies(client, auth, first, again):
+    headers = {**auth, "Content-Type": "application/json", "Idempotency-Key": "k"}
+    assert client.post(ROOMS_URL, content=first, headers=headers).status_code == 201
+    assert client.post(ROOMS_URL, content=again, headers=headers).status_code == 422
+
+
 def test_same_key_different_body_is_422(client, auth):
     create(client, auth, "k", json={"a": 1})
     response = create(client, auth, "k", json={"a": 2})

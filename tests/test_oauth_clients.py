@@ -66,12 +66,23 @@ def test_malformed_basic_is_400(client, user, authorization):
 @pytest.mark.parametrize("content, message", [
     (b"grant_type=a&grant_type=b", "grant_type: This parameter may appear only once."),
     (b"scope=%FF", "Request body is not a valid form."),
+    (b"scope=\xc3\xa9", "Request body is not a valid form."),
+    (b"grant_type=a&&grant_type=b&", "grant_type: This parameter may appear only once."),
 ])
 def test_malformed_forms_are_400(client, content, message):
     response = client.post(TOKEN_URL, content=content,
                            headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert response.status_code == 400
     assert response.json() == {"error": message}
+
+
+@pytest.mark.parametrize("shape", ["{}&", "&{}", "{}&&", "&&{}&&", "{}&=", "{}&&&"])
+def test_empty_pairs_in_a_form_are_ignored(client, credentials, user, shape):
+    """As browsers and parse_qsl without strict parsing do: `a=1&&b=2`, a trailing `&`."""
+    fields = urllib.parse.urlencode(credentials.token_request(user.email)).replace("&", "&&")
+    response = client.post(TOKEN_URL, content=shape.format(fields),
+                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 200, response.text
 
 
 def test_form_fields_are_validated_like_json(client, credentials, user):

@@ -106,6 +106,20 @@ def test_expired_token(client, mint, user, client_id):
     rejected(get_rooms(client, f"Bearer {token}"), "Token expired.")
 
 
+@pytest.mark.parametrize("audience", [None, "meet-clients"])
+def test_expired_with_a_wrong_issuer_or_audience_is_invalid(make_client, mint, user, client_id, audience):
+    """The issuer and audience row comes before the expiry row (CONTRACT §4)."""
+    past = int(time.time()) - 60
+    with make_client(jwt_audience=audience) as client:
+        good_audience = {"aud": audience} if audience else {}
+        for claims in ({"iss": "someone-else", **good_audience}, {"aud": "other"},
+                       {"drop": ("iss",), **good_audience}):
+            token = mint(user, client_id, exp=past, **claims)
+            rejected(get_rooms(client, f"Bearer {token}"), "Invalid token.")
+        rejected(get_rooms(client, f"Bearer {mint(user, client_id, exp=past, **good_audience)}"),
+                 "Token expired.")
+
+
 # --- rows 5-6: claims ------------------------------------------------------------------
 
 
