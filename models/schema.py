@@ -138,7 +138,7 @@ def ensure_schema(layout: Layout) -> Layout:
         if layout.kind == "legacy":
             from .upgrade import upgrade_legacy
 
-            upgrade_legacy()
+            upgrade_legacy(lambda: database.create_tables(MEET_TABLES + SIDE_TABLES, safe=True))
         elif layout.owns_meet_tables:
             database.create_tables(MEET_TABLES, safe=True)
         database.create_tables(SIDE_TABLES, safe=True)

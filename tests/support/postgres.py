@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pathlib
+import shutil
+import subprocess
 import uuid
 
 import pytest
@@ -23,14 +26,17 @@ def _admin_connection():
 
 
 @contextlib.contextmanager
-def fresh_database():
-    """Create a uniquely named database, yield its URL, drop it afterwards."""
+def fresh_database(sql_file: pathlib.Path | None = None):
+    """Create a uniquely named database (loaded from a dump, with psql), yield its URL, drop it."""
     name = f"meet_test_{uuid.uuid4().hex[:12]}"
     admin = _admin_connection()
     with admin.cursor() as cursor:
         cursor.execute(f'CREATE DATABASE "{name}"')
+    url = SERVER_URL.rsplit("/", 1)[0] + "/" + name
     try:
-        yield SERVER_URL.rsplit("/", 1)[0] + "/" + name
+        if sql_file is not None:
+            load_sql(url, sql_file)
+        yield url
     finally:
         import models
 
@@ -39,3 +45,23 @@ def fresh_database():
         with admin.cursor() as cursor:
             cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+def load_sql(url: str, sql_file: pathlib.Path) -> None:
+    """Run a pg_dump file into the database, as an operator would (`psql -f`)."""
+    psql = shutil.which("psql")
+    if psql is None:
+        pytest.skip("psql is not installed: the PostgreSQL client loads the schema dumps")
+    subprocess.run([psql, "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", str(sql_file)],
+                   check=True, capture_output=True, timeout=120)
+
+
+def schema_dump(url: str) -> str:
+    """`pg_dump --schema-only`, without the lines that change from one dump to the next."""
+    pg_dump = shutil.which("pg_dump")
+    if pg_dump is None:
+        pytest.skip("pg_dump is not installed: it is how Meet's schema is compared")
+    text = subprocess.run([pg_dump, "--schema-only", "--no-owner", "--no-privileges", url],
+                          check=True, capture_output=True, text=True, timeout=120).stdout
+    session_tokens = ("\\restrict", "\\unrestrict")
+    return "\n".join(line for line in text.splitlines() if not line.startswith(session_tokens))
