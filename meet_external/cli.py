@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
-import shlex
 import sys
 import urllib.parse
 from typing import List
@@ -16,14 +14,12 @@ import peewee
 import models
 from models import Application, User
 from models.applications import InvalidDomain, UnknownApplication, UnknownScope
-from models.settings import ServerSetting
 from models.users import DuplicateEmail, InvalidEmail, validated_email
 
 from .config import Config, ConfigError
+from .demo import prepare_demo
 
 PROG = "meet-external"
-DEMO_EMAIL = "demo@example.com"
-DEMO_APPLICATION = "Demo application"
 
 
 class CommandError(Exception):
@@ -32,6 +28,7 @@ class CommandError(Exception):
 
 def main(argv: List[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    config = None
     try:
         config = Config.from_env()
         models.bind(config.database_url)
@@ -47,10 +44,21 @@ def main(argv: List[str] | None = None) -> int:
     except (UnknownScope, InvalidDomain, InvalidEmail, DuplicateEmail, UnknownApplication) as exc:
         print(f"{PROG}: {_describe(exc)}", file=sys.stderr)
         return 1
-    except (peewee.DatabaseError, peewee.InterfaceError) as exc:
-        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        print(f"{PROG}: database error: {first_line}", file=sys.stderr)
+    except (peewee.DatabaseError, peewee.InterfaceError, peewee.ImproperlyConfigured) as exc:
+        print(f"{PROG}: {database_failure(exc, config)}", file=sys.stderr)
         return 1
+
+
+def database_failure(exc: Exception, config: Config) -> str:
+    """One line: what failed, on which database (never its password), and what to check."""
+    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    where = f"{_safe_url(config.database_url)}, from {config.database_source}"
+    if config.database_url.startswith("sqlite"):
+        hint = "check that the file's directory exists and that this user may write there"
+    else:
+        hint = ("check that PostgreSQL runs at that host and port and accepts connections,"
+                " and the user, password and database name")
+    return f"database error: {first_line} (database {where}: {hint})"
 
 
 def _describe(exc: Exception) -> str:
@@ -83,10 +91,12 @@ def cmd_serve(args, config: Config) -> None:
     if not args.demo:
         config.require_secret_key()  # refuse before touching the database
     models.create_tables()
-    if args.demo:
-        config = _prepare_demo(config, args.host, args.port)
+    if args.demo and not config.jwt_secret_key:
+        config = prepare_demo(config, args.host, args.port)
         # Worker processes re-read the environment: hand them the demo key that way.
         os.environ["APPLICATION_JWT_SECRET_KEY"] = config.jwt_secret_key
+    elif args.demo:
+        prepare_demo(config, args.host, args.port)
     config.require_secret_key()
     uvicorn.run(
         "meet_external.asgi:create_asgi_app",
@@ -102,49 +112,6 @@ def cmd_serve(args, config: Config) -> None:
         access_log=args.access_log,
         log_level="info",
     )
-
-
-def _prepare_demo(config: Config, host: str, port: int) -> Config:
-    """Keep a signing key, seed a demo user and application, print how to call them."""
-    if not config.jwt_secret_key:
-        key = ServerSetting.get_or_set("demo_jwt_secret_key", lambda: secrets.token_urlsafe(48))
-        config = config.with_secret_key(key)
-    user = User.by_email(DEMO_EMAIL) or User.create_user(DEMO_EMAIL)
-    application = Application.get_or_none(Application.name == DEMO_APPLICATION)
-    if application is None:
-        application, secret = Application.register(
-            DEMO_APPLICATION,
-            client_id_length=config.client_id_length,
-            client_secret_length=config.client_secret_length,
-        )
-    else:
-        # Only a hash is stored, so the demo secret is renewed to be shown again.
-        secret = application.rotate_secret(config.client_secret_length)
-    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    if ":" in shown_host:  # an IPv6 address goes in brackets in a URL
-        shown_host = f"[{shown_host}]"
-    base = f"http://{shown_host}:{port}/external-api/v1.0"
-    body = json.dumps({
-        "client_id": application.client_id,
-        "client_secret": secret,
-        "grant_type": "client_credentials",
-        "scope": user.email,
-    })
-    print(
-        "\nDemo mode: a demo user and application are ready (not for production).\n"
-        f"  user:          {user.email}\n"
-        f"  client_id:     {application.client_id}\n"
-        f"  client_secret: {secret}\n\n"
-        "Get a token, create a room, list rooms:\n\n"
-        f"  TOKEN=$(curl -s {base}/application/token/ -H 'Content-Type: application/json' \\\n"
-        f"    -d {shlex.quote(body)} \\\n"
-        "    | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')\n"
-        f"  curl -s -X POST {base}/rooms -H \"Authorization: Bearer $TOKEN\"\n"
-        f"  curl -s {base}/rooms -H \"Authorization: Bearer $TOKEN\"\n\n"
-        f"API docs: {base}/ui/\n",
-        flush=True,
-    )
-    return config
 
 
 def _safe_url(url: str) -> str:
