@@ -21,10 +21,10 @@ from starlette.exceptions import HTTPException
 import handlers.rooms
 import handlers.token
 import models
-from models.db import connection, ping
+from models.db import connection
 from models.rooms import RoomPolicy
 
-from . import audit
+from . import audit, probes
 from .config import Config
 from .context import EXTENSION, Services
 from .errors import error_handler
@@ -128,7 +128,7 @@ def create_app(config: Config) -> connexion.FlaskApp:
         config=config, signer=signer, room_policy=RoomPolicy.from_config(config),
         base_path=base_path,
     )
-    _add_probes(app)
+    probes.add_probes(app)
     routes = Routes(base_path, {path: list(item) for path, item in spec["paths"].items()})
     token_path = f"{base_path}/application/token/"
     handle_exception = error_handler(
@@ -148,15 +148,3 @@ def create_app(config: Config) -> connexion.FlaskApp:
                        path=f"{base_path}/openapi.yaml", content=raw_spec,
                        media_type="application/yaml")
     return app
-
-
-def _add_probes(app: connexion.FlaskApp) -> None:
-    def healthz():
-        return {"status": "ok"}
-
-    def readyz():
-        ping()
-        return {"status": "ok", "database": "reachable"}
-
-    app.add_url_rule("/healthz", "healthz", healthz)
-    app.add_url_rule("/readyz", "readyz", readyz)

@@ -78,11 +78,6 @@ def test_unexpected_errors_are_500_json_without_details(make_client, auth, monke
     assert_json_error(response, 500, {"detail": "Internal server error."})
 
 
-def test_probes(client):
-    assert_json_error(client.get("/healthz"), 200, {"status": "ok"})
-    assert_json_error(client.get("/readyz"), 200, {"status": "ok", "database": "reachable"})
-
-
 def test_unreachable_database_is_503_and_not_ready(make_client, tmp_path):
     missing = f"sqlite:///{tmp_path / 'no-such-dir' / 'x.sqlite3'}"
     with make_client(database_url=missing, fresh=True) as client:
