@@ -10,6 +10,7 @@ import urllib.parse
 from typing import Callable, Dict, Iterator, Tuple
 
 import connexion
+import flask
 import yaml
 from a2wsgi import WSGIMiddleware
 from connexion.exceptions import ProblemException, ResolverError
@@ -24,7 +25,7 @@ import models
 from models.db import connection
 from models.rooms import RoomPolicy
 
-from . import audit, probes
+from . import audit, metrics, probes
 from .config import Config
 from .context import EXTENSION, Services
 from .errors import error_handler
@@ -35,6 +36,7 @@ from .tokens import TokenSigner
 from .validation import VALIDATOR_MAP
 
 WSGI_THREADS = 4
+METRICS_PATH = "/metrics"
 OPERATIONS: Dict[str, Callable] = {
     "generateToken": handlers.token.generate_token,
     "listRooms": handlers.rooms.list_rooms,
@@ -147,4 +149,24 @@ def create_app(config: Config) -> connexion.FlaskApp:
     app.add_middleware(VerbatimFile, MiddlewarePosition.BEFORE_SWAGGER,
                        path=f"{base_path}/openapi.yaml", content=raw_spec,
                        media_type="application/yaml")
+    if config.metrics_enabled:
+        _add_metrics(app, config, spec, base_path)
     return app
+
+
+def _add_metrics(app: connexion.FlaskApp, config: Config, spec: dict, base_path: str) -> None:
+    instruments = metrics.enable(config.metrics_dir)
+    names = metrics.OperationNames(
+        base_path,
+        [(path, method, operation["operationId"]) for path, method, operation in spec_operations(spec)],
+        routes={**probes.ROUTES, METRICS_PATH: "metrics"},
+    )
+    # Outermost but for Starlette's last-resort 500: answers of the error handler are counted.
+    app.add_middleware(metrics.RequestMetrics, MiddlewarePosition.BEFORE_EXCEPTION,
+                       instruments=instruments, names=names)
+
+    def scrape():
+        body, media_type = instruments.render()
+        return flask.Response(body, content_type=media_type)
+
+    app.add_url_rule(METRICS_PATH, "metrics", scrape)

@@ -7,6 +7,8 @@ import json
 import logging
 import sys
 
+from . import metrics
+
 logger = logging.getLogger("meet_external.audit")
 FIELDS = ("client_id", "user_id", "room_id", "client_address", "reason")
 
@@ -26,7 +28,8 @@ def configure() -> None:
 
 
 def record(event: str, **fields) -> None:
-    """Log one event; only the known, secret-free fields are ever written."""
+    """Log one event, and count it in the metrics; only the known, secret-free fields are written."""
+    metrics.count_event(event, fields.get("reason"))
     line = {
         "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds"),
         "event": event,
