@@ -15,10 +15,12 @@ children kept in dicts (prometheus-client's `labels()` takes a lock and builds a
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from typing import Dict, Iterable, Tuple
+
+# The file's path templates as patterns, as the path aliases match them.
+from .http import _template_pattern
 
 # Seconds; the list answers in a few milliseconds, a token in well under 100 ms.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -119,7 +121,7 @@ class OperationNames:
         for path, method, operation_id in operations:
             full = (self.base_path + path).rstrip("/")
             if "{" in full:
-                self.templates.append((_template(full), method.upper(), operation_id))
+                self.templates.append((_template_pattern(full), method.upper(), operation_id))
             else:
                 self.exact[(method.upper(), full)] = operation_id
         self.routes = routes
@@ -136,11 +138,6 @@ class OperationNames:
         if path.startswith(self.base_path + "/"):
             return "docs" if _is_document(path[len(self.base_path):]) else OTHER
         return OTHER
-
-
-def _template(path: str) -> re.Pattern:
-    parts = re.split(r"(\{[^}/]+\})", path)
-    return re.compile("^" + "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts) + "$")
 
 
 def _is_document(path: str) -> bool:
