@@ -558,6 +558,9 @@ def run_database(kind: str, out: Dict[str, object], args, processes: Processes, 
             out["server_parent_rss_mb"] = rss_mb(server.pid)
             print(f"[{kind}] RSS per worker after the load: {out['rss_mb']} MB", flush=True)
 
+            if args.metrics_cost:
+                out["metrics_cost"] = metrics_cost(kind, env, db, plan[1], base, workers, args,
+                                                   processes, wrk, seeded)
             if args.profile and profile_dir is not None:
                 out["profile"] = profile(kind, base, plan, args, wrk, server.pid, profile_dir)
         except Exception:
@@ -568,6 +571,45 @@ def run_database(kind: str, out: Dict[str, object], args, processes: Processes, 
             processes.stop(server, children=workers)
             if server.returncode not in (0, -signal.SIGTERM, None):
                 out["server_exit"] = server.returncode
+
+
+def metrics_cost(kind, env, db, scenario, base_off, workers_off, args, processes, wrk,
+                 seeded) -> Dict[str, object]:
+    """The list at a second server with METRICS_ENABLED=true, in turns with the first (metrics
+    off), on the same database in the same run: off, on, off, on. The target is on ≥ 0.9x off."""
+    port = free_port()
+    log = Path(db.tmpdir) / "server-metrics.log"
+    argv = [*meet_external(), "serve", "--host", HOST, "--port", str(port), "--workers", str(args.workers)]
+    started = time.monotonic()
+    server = processes.start(argv, env={**env, "METRICS_ENABLED": "true"}, log=log,
+                             cwd=tempfile.gettempdir())
+    workers_on: List[int] = []
+    try:
+        wait_healthy(server, f"http://{HOST}:{port}/healthz", log, started)
+        deadline = time.monotonic() + 30
+        while len(workers_on) < args.workers and time.monotonic() < deadline:
+            workers_on = worker_pids(server.pid)
+            time.sleep(0.1)
+        base_on = f"http://{HOST}:{port}{API}"
+        token_on = get_token(base_on, seeded, "small")
+        scenario.check(base_on + scenario.path)
+        runs: Dict[str, list] = {"off": [], "on": []}
+        for _ in range(2):
+            for state, base, pids, token_env in (("off", base_off, workers_off, scenario.env),
+                                                 ("on", base_on, workers_on, {"BENCH_TOKEN": token_on})):
+                wrk.server_pids = pids
+                res = wrk.run(base + scenario.path, scenario.script, args.duration, args.connections,
+                              args.threads, token_env)
+                runs[state].append(res)
+                print(f"[{kind}] {scenario.name}, metrics {state}: {res['rps']:.1f} req/s", flush=True)
+        scrape = http("GET", f"http://{HOST}:{port}/metrics")[0]
+        off = sum(r["rps"] for r in runs["off"]) / len(runs["off"])
+        on = sum(r["rps"] for r in runs["on"]) / len(runs["on"])
+        return {"off": runs["off"], "on": runs["on"], "ratio": round(on / off, 3) if off else None,
+                "metrics_status": scrape}
+    finally:
+        wrk.server_pids = workers_off
+        processes.stop(server, children=workers_on)
 
 
 def single(kind, base, plan, args, wrk, out) -> None:
@@ -754,6 +796,13 @@ def table(report: Dict[str, object]) -> str:
                 limit = 3 if name.endswith("last") else 1.5
                 notes.append(f"p50 {load['p50_ms'] / base_p50:.2f}x the 10-room user's (target ≤ {limit}x)")
             rows.append(_row(kind, f"{labels.get(name, name)}, 1 connection", load, notes))
+        cost = res.get("metrics_cost") or {}
+        if cost.get("ratio") is not None:
+            for state in ("off", "on"):
+                for load in cost[state]:
+                    rows.append(_row(kind, f"list, 10-room user, metrics {state}", load, []))
+            rows.append(f"| {kind} | list rate, metrics on / off (same run, in turns) | | | | | |"
+                        f" **{cost['ratio']:.2f}** (target ≥ 0.9) |")
         rss = [v for v in (res.get("rss_mb") or {}).values() if v is not None]
         if rss:
             rows.append(f"| {kind} | RSS per worker after the load | | | | | |"
@@ -858,6 +907,9 @@ def main(argv: List[str] | None = None) -> int:
     parser.add_argument("--profile-connections", type=int, default=1,
                         help="connections of the profiled run (default 1: one request at a time)")
     parser.add_argument("--no-floor", action="store_true", help="skip the plain-Flask floor")
+    parser.add_argument("--metrics-cost", action="store_true",
+                        help="also run the 10-room list against a second server with METRICS_ENABLED=true,"
+                             " in turns with the first (off, on, off, on), and report on/off")
     args = parser.parse_args(argv)
     if args.quick:
         args.duration = 3.0

@@ -1,3 +1,7 @@
 """meet-external: a server for the Meet External API."""
 
+from .quiet import silence_known_dependency_warnings
+
 __version__ = "0.1.0"
+
+silence_known_dependency_warnings()

@@ -10,6 +10,7 @@ import urllib.parse
 from typing import Callable, Dict, Iterator, Tuple
 
 import connexion
+import flask
 import yaml
 from connexion.exceptions import ProblemException, ResolverError
 from connexion.jsonifier import Jsonifier
@@ -22,12 +23,12 @@ import handlers.token
 import models
 from models.clients import ClientAuthenticator
 from models.credentials import SecretCache
-from models.db import connection, ping
+from models.db import connection
 from models.rooms import RoomPolicy
 from models.schema import require_servable
 from models.throttle import FailureBrake
 
-from . import audit
+from . import audit, metrics, probes
 from .config import Config
 from .context import EXTENSION, Services
 from .errors import error_handler
@@ -40,6 +41,7 @@ from .threads import HandlerThreads
 from .tokens import TokenSigner
 from .validation import VALIDATOR_MAP
 
+METRICS_PATH = "/metrics"
 OPERATIONS: Dict[str, Callable] = {
     "generateToken": handlers.token.generate_token,
     "listRooms": handlers.rooms.list_rooms,
@@ -130,7 +132,7 @@ def create_app(config: Config) -> connexion.FlaskApp:
             SecretCache.from_signing_key(config.jwt_secret_key)),
         base_path=base_path,
     )
-    _add_probes(app)
+    probes.add_probes(app)
     routes = Routes(base_path, {path: list(item) for path, item in spec["paths"].items()})
     handle_exception = error_handler(
         routes.allowed_methods, token_paths=(token_path, token_path.rstrip("/"))
@@ -152,16 +154,24 @@ def create_app(config: Config) -> connexion.FlaskApp:
     app.add_middleware(VerbatimFile, MiddlewarePosition.BEFORE_SWAGGER,
                        path=f"{base_path}/openapi.yaml", content=raw_spec,
                        media_type="application/yaml")
+    if config.metrics_enabled:
+        _add_metrics(app, config, spec, base_path)
     return app
 
 
-def _add_probes(app: connexion.FlaskApp) -> None:
-    def healthz():
-        return {"status": "ok"}
+def _add_metrics(app: connexion.FlaskApp, config: Config, spec: dict, base_path: str) -> None:
+    instruments = metrics.enable(config.metrics_dir)
+    names = metrics.OperationNames(
+        base_path,
+        [(path, method, operation["operationId"]) for path, method, operation in spec_operations(spec)],
+        routes={**probes.ROUTES, METRICS_PATH: "metrics"},
+    )
+    # Outermost but for Starlette's last-resort 500: answers of the error handler are counted.
+    app.add_middleware(metrics.RequestMetrics, MiddlewarePosition.BEFORE_EXCEPTION,
+                       instruments=instruments, names=names)
 
-    def readyz():
-        ping()
-        return {"status": "ok", "database": "reachable"}
+    def scrape():
+        body, media_type = instruments.render()
+        return flask.Response(body, content_type=media_type)
 
-    app.add_url_rule("/healthz", "healthz", healthz)
-    app.add_url_rule("/readyz", "readyz", readyz)
+    app.add_url_rule(METRICS_PATH, "metrics", scrape)

@@ -8,6 +8,8 @@ import json
 import logging
 import sys
 
+from . import metrics
+
 logger = logging.getLogger("meet_external.audit")
 FIELDS = ("user_id", "room_id", "client_address", "reason")
 MAX_FIELD_LENGTH = 255
@@ -30,18 +32,19 @@ def configure() -> None:
 def fingerprint(value: str) -> str:
     """A short, stable stand-in for a value that must not be logged: `sha256:` and 12 hex digits.
 
-    They are the first 12 of the brake's key for that client_id (meet_token_failure_windows).
+    They are the first 12 of the brake's key for that client_id (meet_external_token_failures).
     """
     return "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:12]
 
 
 def record(event: str, *, client_id: str, client_known: bool, **fields) -> None:
-    """Log one event; only the known, secret-free fields are ever written.
+    """Log one event, and count it in the metrics; only the known, secret-free fields are written.
 
     The caller says whether `client_id` is a known application's: one that is
     not may be a secret pasted in the wrong field, so only its fingerprint is
     written. Any value longer than 255 characters is replaced by its fingerprint.
     """
+    metrics.count_event(event, fields.get("reason"))
     line = {
         "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds"),
         "event": event,

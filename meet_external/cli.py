@@ -20,8 +20,10 @@ from . import demo
 from .config import Config, ConfigError
 
 PROG = "meet-external"
-# uvicorn's default, said here: an idle kept-alive connection is closed after this long.
-KEEP_ALIVE_SECONDS = 5
+# Far longer than any request takes on a healthy database, and under Kubernetes' default grace
+# period of 30 s. (During an outage a request may wait 10 s for a connection, then 15 s for a
+# statement: those are cut, and their clients retry.)
+GRACEFUL_TIMEOUT_SECONDS = 20
 
 
 class CommandError(Exception):
@@ -30,6 +32,7 @@ class CommandError(Exception):
 
 def main(argv: List[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    config = None
     try:
         config = Config.from_env()
         if args.command == "serve" and not args.demo:
@@ -52,10 +55,21 @@ def main(argv: List[str] | None = None) -> int:
     except (UnknownScope, InvalidDomain, InvalidEmail, DuplicateEmail, UnknownApplication) as exc:
         print(f"{PROG}: {_describe(exc)}", file=sys.stderr)
         return 1
-    except (peewee.DatabaseError, peewee.InterfaceError) as exc:
-        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        print(f"{PROG}: database error: {first_line}", file=sys.stderr)
+    except (peewee.DatabaseError, peewee.InterfaceError, peewee.ImproperlyConfigured) as exc:
+        print(f"{PROG}: {database_failure(exc, config)}", file=sys.stderr)
         return 1
+
+
+def database_failure(exc: Exception, config: Config) -> str:
+    """One line: what failed, on which database (never its password), and what to check."""
+    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    where = f"{_safe_url(config.database_url)}, from {config.database_source}"
+    if config.database_url.startswith("sqlite"):
+        hint = "check that the file's directory exists and that this user may write there"
+    else:
+        hint = ("check that PostgreSQL runs at that host and port and accepts connections,"
+                " and the user, password and database name")
+    return f"database error: {first_line} (database {where}: {hint})"
 
 
 def _describe(exc: Exception) -> str:
@@ -88,31 +102,15 @@ def cmd_init_db(args, config: Config, layout: Layout) -> None:
         print(f"tables ready in {url}")
 
 
-def cmd_serve(args, config: Config) -> None:
-    import uvicorn
+def cmd_serve(args, config: Config) -> int:
+    from .serving import ServeOptions, serve  # uvicorn is imported only to serve
 
     if args.demo:
         demo.seed_and_print(demo.demo_config(config), args.host, args.port)
-    uvicorn.run(
-        # Each worker builds its app from this factory; the demo's reads the kept demo key
-        # from the database, as seed_and_print did.
-        "meet_external.asgi:create_demo_asgi_app" if args.demo else "meet_external.asgi:create_asgi_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        lifespan="on",  # with "auto", a failed start is swallowed and every request gets 500
-        # httptools with a deadline for request heads (uvicorn has none); an import string,
-        # so that each worker process loads it.
-        http="meet_external.slow_clients:HeaderTimeoutProtocol",
-        timeout_keep_alive=KEEP_ALIVE_SECONDS,
-        proxy_headers=False,  # the app applies uvicorn's middleware itself, from TRUSTED_PROXIES
-        server_header=False,
-        # Off by default: the audit log records what matters, the reverse proxy logs
-        # requests, and a line per request costs ~80 µs here.
-        access_log=args.access_log,
-        log_level="info",
-    )
+    return serve(config, ServeOptions(
+        host=args.host, port=args.port, workers=args.workers or config.workers,
+        access_log=args.access_log, graceful_timeout=args.graceful_timeout, demo=args.demo,
+    ))
 
 
 def _safe_url(url: str) -> str:
@@ -233,7 +231,11 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="create missing tables and serve the API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=_positive_int, default=1)
+    serve.add_argument("--workers", type=_positive_int, default=None,
+                       help="worker processes (default: $WEB_CONCURRENCY, else 1)")
+    serve.add_argument("--graceful-timeout", type=_positive_int, default=GRACEFUL_TIMEOUT_SECONDS,
+                       metavar="SECONDS", help="on SIGTERM, how long in-flight requests may still run"
+                       f" (default {GRACEFUL_TIMEOUT_SECONDS})")
     serve.add_argument("--access-log", action="store_true", help="log one line per request")
     serve.add_argument("--demo", action="store_true",
                        help="seed a demo user and application and print a ready curl")

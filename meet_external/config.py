@@ -1,8 +1,14 @@
-"""Configuration: read once from the environment into one typed object (CONTRACT §6)."""
+"""Configuration: read once from the environment into one typed object.
+
+The settings and their defaults are listed in docs/operators.md (Configuration); secrets may
+come from files (`<NAME>_FILE`), and Meet's own `DB_*` settings make the PostgreSQL URL when
+`DATABASE_URL` is unset (docs/operators.md, Secrets in files and Meet's database settings).
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import ipaddress
 import os
 import re
@@ -11,6 +17,14 @@ from typing import Mapping, Tuple
 
 JWT_ALGORITHMS = ("HS256", "HS384", "HS512")
 DEFAULT_DATABASE_URL = "sqlite:///meet_external.sqlite3"
+# The module the data layer (models/db.py) connects to PostgreSQL with, and what installs it.
+POSTGRES_DRIVER = "psycopg"
+POSTGRES_INSTALL = "pip install 'meet-external[postgres]'"
+# Meet's own defaults for its DB_* settings (its Django settings), so that the environment of
+# a Meet deployment reaches the same database here: an unset one means what it means to Meet.
+MEET_DB_DEFAULTS = {"DB_HOST": "localhost", "DB_PORT": 5432, "DB_NAME": "meet", "DB_USER": "dinum",
+                    "DB_PASSWORD": "pass"}
+MEET_DB_SETTINGS = ("DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD", "DB_PASSWORD_FILE")
 # The widest client_id Meet's column holds (meet_application.client_id): a longer
 # setting would make every insert fail on PostgreSQL (SQLite does not check).
 MAX_CLIENT_ID_LENGTH = 100
@@ -51,6 +65,13 @@ class Config:
     token_rate_limit: RateLimit = RateLimit(10, 60)
     trusted_proxies: Tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     max_body_bytes: int = 1048576
+    metrics_enabled: bool = False
+    # prometheus-client's own variable: the directory its multiprocess mode shares between
+    # workers. `serve` makes and cleans one itself (meet_external/serving.py).
+    metrics_dir: str | None = None
+    workers: int = 1
+    # Where database_url came from, for the hints of start-up errors (not a setting).
+    database_source: str = dataclasses.field(default="the default", compare=False)
 
     def with_secret_key(self, key: str) -> Config:
         return dataclasses.replace(self, jwt_secret_key=key)
@@ -65,10 +86,12 @@ class Config:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Config:
         reader = _Reader(environ)
+        database_url, database_source = _database_url(reader)
         config = cls(
-            database_url=reader.text("DATABASE_URL") or DEFAULT_DATABASE_URL,
-            jwt_secret_key=reader.text("APPLICATION_JWT_SECRET_KEY"),
-            jwt_previous_secret_keys=reader.csv("APPLICATION_JWT_PREVIOUS_SECRET_KEYS"),
+            database_url=database_url,
+            database_source=database_source,
+            jwt_secret_key=reader.secret("APPLICATION_JWT_SECRET_KEY"),
+            jwt_previous_secret_keys=_csv(reader.secret("APPLICATION_JWT_PREVIOUS_SECRET_KEYS")),
             jwt_algorithm=reader.choice("APPLICATION_JWT_ALG", JWT_ALGORITHMS, "HS256"),
             jwt_issuer=reader.text("APPLICATION_JWT_ISSUER") or "lasuite-meet",
             jwt_audience=reader.text("APPLICATION_JWT_AUDIENCE"),
@@ -92,22 +115,63 @@ class Config:
             token_rate_limit=reader.rate("TOKEN_RATE_LIMIT", RateLimit(10, 60)),
             trusted_proxies=reader.networks("TRUSTED_PROXIES"),
             max_body_bytes=reader.integer("MAX_BODY_BYTES", 1048576, minimum=1),
+            metrics_enabled=reader.boolean("METRICS_ENABLED", False),
+            metrics_dir=reader.text("PROMETHEUS_MULTIPROC_DIR"),
+            workers=reader.integer("WEB_CONCURRENCY", 1, minimum=1),
         )
-        _check_database_url(config.database_url)
+        _check_database_url(config.database_url, database_source)
+        if config.database_url.startswith("postgres"):
+            _check_postgres_driver()
         return config
 
 
-def _check_database_url(url: str) -> None:
+def _database_url(reader: _Reader) -> Tuple[str, str]:
+    """The database URL and the settings it came from: DATABASE_URL, else Meet's DB_*, else SQLite."""
+    url = reader.secret("DATABASE_URL")
+    if url:
+        return url, "DATABASE_URL_FILE" if reader.text("DATABASE_URL_FILE") else "DATABASE_URL"
+    if not any(reader.text(name) for name in MEET_DB_SETTINGS):
+        return DEFAULT_DATABASE_URL, "the default"
+    engine = reader.text("DB_ENGINE")
+    if engine is not None and "postgresql" not in engine:
+        raise ConfigError(f"DB_ENGINE must be a PostgreSQL backend (only PostgreSQL is read from"
+                          f" DB_* settings; use DATABASE_URL for SQLite), got {engine!r}")
+    host = reader.text("DB_HOST") or MEET_DB_DEFAULTS["DB_HOST"]
+    if re.search(r"[/@\s?#]", host):
+        raise ConfigError(f"DB_HOST must be a host name or an IP address (for a Unix socket, use"
+                          f" DATABASE_URL), got {host!r}")
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 address
+    port = reader.integer("DB_PORT", MEET_DB_DEFAULTS["DB_PORT"], minimum=1, maximum=65535)
+    user, name = (reader.text(key) or MEET_DB_DEFAULTS[key] for key in ("DB_USER", "DB_NAME"))
+    password = reader.secret("DB_PASSWORD") or MEET_DB_DEFAULTS["DB_PASSWORD"]
+    user, password, name = (urllib.parse.quote(part, safe="") for part in (user, password, name))
+    return f"postgresql://{user}:{password}@{host}:{port}/{name}", "DB_*"
+
+
+def _check_database_url(url: str, source: str) -> None:
     scheme = url.split(":", 1)[0]
     if scheme not in ("sqlite", "postgres", "postgresql") or "://" not in url:
-        raise ConfigError(
-            f"DATABASE_URL must start with sqlite:/// or postgresql://, got {scheme!r}"
-        )
+        # Only the scheme is shown: the URL may hold a password.
+        raise ConfigError(f"{source} must start with sqlite:/// or postgresql://, got {scheme!r}")
     try:
         _ = urllib.parse.urlsplit(url).port  # a bad port or host would fail at the first query
     except ValueError:
-        # The URL itself is not shown: it may hold a password.
-        raise ConfigError("DATABASE_URL is not a valid URL (check its host and port)") from None
+        raise ConfigError(f"{source} is not a valid URL (check its host and port)") from None
+
+
+def _check_postgres_driver() -> None:
+    """Stop at start-up, in one line, when the driver is missing or cannot load (no libpq)."""
+    try:
+        importlib.import_module(POSTGRES_DRIVER)
+    except ImportError as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ConfigError(f"a postgresql:// database needs the PostgreSQL driver {POSTGRES_DRIVER!r},"
+                          f" which cannot be imported ({reason}): {POSTGRES_INSTALL}") from None
+
+
+def _csv(value: str | None) -> Tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
 
 
 class _Reader:
@@ -119,6 +183,28 @@ class _Reader:
     def text(self, name: str) -> str | None:
         value = self.environ.get(name, "").strip()
         return value or None
+
+    def secret(self, name: str) -> str | None:
+        """`name`, or the content of the file `<name>_FILE` names, less one trailing newline."""
+        value = self.text(name)
+        path = self.text(f"{name}_FILE")
+        if path is None:
+            return value
+        if value is not None:
+            raise ConfigError(f"{name} and {name}_FILE are both set: set only one of them")
+        try:
+            with open(path, encoding="utf-8", newline="") as secret_file:
+                content = secret_file.read()
+        except OSError as exc:
+            raise ConfigError(f"{name}_FILE names a file that cannot be read: {path!r}"
+                              f" ({exc.strerror or type(exc).__name__})") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{name}_FILE names a file that is not UTF-8 text: {path!r}") from None
+        for newline in ("\r\n", "\n"):
+            if content.endswith(newline):
+                content = content[: -len(newline)]
+                break
+        return content or None
 
     def integer(self, name: str, default: int, minimum: int, maximum: int | None = None) -> int:
         raw = self.text(name)
@@ -154,7 +240,7 @@ class _Reader:
         return raw
 
     def csv(self, name: str) -> Tuple[str, ...]:
-        return tuple(part.strip() for part in (self.text(name) or "").split(",") if part.strip())
+        return _csv(self.text(name))
 
     def rate(self, name: str, default: RateLimit) -> RateLimit:
         raw = self.text(name)

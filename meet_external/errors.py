@@ -6,6 +6,7 @@ import json
 import logging
 from typing import Callable, Collection, Dict, Iterable, List, Mapping
 
+import peewee
 from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionResponse
 from starlette.exceptions import HTTPException
@@ -15,6 +16,8 @@ from models.db import DatabaseUnavailable
 from models.delegation import DelegationRefused
 from models.idempotency import IdempotencyInProgress, IdempotencyMismatch
 from models.rooms import RoomAllocationFailed
+
+from . import metrics
 
 logger = logging.getLogger("meet_external.errors")
 
@@ -65,6 +68,7 @@ def as_api_error(exc: Exception) -> ApiError:
     if isinstance(exc, DelegationRefused):
         return ApiError(401, exc.message, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     if isinstance(exc, DatabaseUnavailable):
+        metrics.count_database_error("unavailable")
         logger.error("database unavailable: %s", exc)
         return ApiError(503, "Service temporarily unavailable: the database cannot be reached.",
                         headers={"Retry-After": "5"})
@@ -83,6 +87,8 @@ def as_api_error(exc: Exception) -> ApiError:
     if isinstance(exc, HTTPException):
         return ApiError(exc.status_code, GENERIC_MESSAGES.get(exc.status_code, "Error."),
                         headers=dict(exc.headers or {}))
+    if isinstance(exc, peewee.DatabaseError):
+        metrics.count_database_error("error")
     logger.error("unhandled error", exc_info=exc)
     return ApiError(500, GENERIC_MESSAGES[500])
 

@@ -6,16 +6,11 @@ import re
 from typing import Dict, Iterable, List, Pattern, Tuple
 
 from .errors import ApiError
+from .path_templates import template_pattern
 
 # Connexion's own pages under the base path: the spec as JSON and YAML, and the Swagger UI
 # (`ui` redirects to `ui/`, whose files are flat: `ui/index.html`, `ui/swagger-ui.css`...).
 DOCUMENT_PATTERNS = (r"/openapi\.json", r"/openapi\.yaml", r"/ui", r"/ui/[^/]*")
-
-
-def _template_pattern(template: str) -> Pattern:
-    parts = re.split(r"(\{[^}/]+\})", template)
-    regex = "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts)
-    return re.compile(f"^{regex}$")
 
 
 class Routes:
@@ -25,7 +20,7 @@ class Routes:
                  documents: Iterable[str] = DOCUMENT_PATTERNS):
         self.base_path = base_path.rstrip("/")
         self.methods: List[Tuple[Pattern, Tuple[str, ...]]] = [
-            (_template_pattern(self.base_path + path), _with_head(methods))
+            (template_pattern(self.base_path + path), _with_head(methods))
             for path, methods in paths.items()
         ]
         self.documents = re.compile(

@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.parse
 import uuid
 
 import jwt
@@ -34,7 +35,8 @@ NO_KEY = (
 )
 # Settings of §6 that must not leak from the developer's shell into the commands under test.
 CONFIG_PREFIXES = ("APPLICATION_", "ROOM_TELEPHONY_", "DATABASE_URL", "TOKEN_RATE_LIMIT",
-                   "TRUSTED_PROXIES", "MAX_BODY_BYTES")
+                   "TRUSTED_PROXIES", "MAX_BODY_BYTES", "DB_", "METRICS_ENABLED", "WEB_CONCURRENCY",
+                   "PROMETHEUS_MULTIPROC_DIR")
 SERVER_START_SECONDS = 30
 
 
@@ -633,3 +635,71 @@ def test_serve_demo_workers_share_the_kept_key_without_the_environment(database_
 def test_usage_errors_are_one_line(cli, args, message):
     result = cli(*args)
     assert (result.returncode, result.stdout, result.stderr) == (2, "", message + "\n")
+
+
+# --- start-up failures: one line with the fix, no traceback -----------------------------------
+
+POSTGRES_HINT = ("check that PostgreSQL runs at that host and port and accepts connections,"
+                 " and the user, password and database name")
+SQLITE_HINT = "check that the file's directory exists and that this user may write there"
+
+
+def assert_one_line(result: subprocess.CompletedProcess, status: int, pattern: str) -> None:
+    assert (result.returncode, result.stdout) == (status, ""), result
+    assert re.fullmatch(f"{PROG}: {pattern}\n", result.stderr), result.stderr
+
+
+@pytest.mark.parametrize("command", [["init-db"], ["users", "list"], ["serve", "--port", "0"]])
+def test_an_unreachable_database_stops_a_command_in_one_line(cli, database_url, tmp_path, command):
+    from .support.unreachable import unreachable_url
+
+    url = unreachable_url(database_url, tmp_path)
+    result = cli(*command, DATABASE_URL=url, APPLICATION_JWT_SECRET_KEY="k" * 64)
+    if url.startswith("sqlite"):
+        expected = (f"database error: unable to open database file"
+                    f" \\(database {re.escape(url)}, from DATABASE_URL: {re.escape(SQLITE_HINT)}\\)")
+    else:
+        # The middle is the driver's own first line, which names the host and port.
+        port = urllib.parse.urlsplit(url).port
+        expected = (f"database error: [^\n]*port {port} failed: Connection refused[^\n]*"
+                    f" \\(database {re.escape(url)}, from DATABASE_URL: {re.escape(POSTGRES_HINT)}\\)")
+    assert_one_line(result, 1, expected)
+
+
+def test_the_hint_names_where_the_database_settings_came_from(cli, tmp_path):
+    url_file = tmp_path / "database-url"
+    url_file.write_text(f"sqlite:///{tmp_path / 'missing' / 'x.sqlite3'}\n")
+    result = cli("init-db", DATABASE_URL="", DATABASE_URL_FILE=str(url_file))
+    assert_one_line(result, 1, "database error: unable to open database file"
+                    f" \\(database {re.escape(url_file.read_text().strip())}, from DATABASE_URL_FILE: "
+                    f"{re.escape(SQLITE_HINT)}\\)")
+    port = free_port()
+    result = cli("init-db", DATABASE_URL="", DB_HOST="127.0.0.1", DB_PORT=str(port), DB_PASSWORD="hunter2")
+    assert "hunter2" not in result.stderr
+    assert_one_line(result, 1, f"database error: [^\n]*port {port} failed: Connection refused[^\n]*"
+                    f" \\(database postgresql://dinum:\\*\\*\\*@127\\.0\\.0\\.1:{port}/meet, from DB_\\*: "
+                    f"{re.escape(POSTGRES_HINT)}\\)")
+
+
+@pytest.mark.parametrize("command", [["init-db"], ["serve", "--port", "0"]])
+def test_a_missing_postgresql_driver_stops_a_command_in_one_line(database_url, command):
+    # A process where the driver cannot be imported: None in sys.modules is how Python marks it.
+    program = ("import sys; sys.modules['psycopg'] = None; from meet_external.cli import main;"
+               f" sys.exit(main({command!r}))")
+    result = subprocess.run(
+        [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env=environment("postgresql://meet@127.0.0.1:5432/meet", APPLICATION_JWT_SECRET_KEY="k" * 64))
+    assert_one_line(result, 2, re.escape(
+        "a postgresql:// database needs the PostgreSQL driver 'psycopg', which cannot be imported"
+        " (import of psycopg halted; None in sys.modules): pip install 'meet-external[postgres]'"))
+
+
+def test_init_db_with_meet_database_settings(cli, database_url):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("Meet's DB_* settings name a PostgreSQL database: run with MEET_TEST_DATABASE=postgresql")
+    parts = urllib.parse.urlsplit(database_url)
+    # DB_PASSWORD unset: Meet's default password is sent, which the test server's trust auth ignores.
+    result = cli("init-db", DATABASE_URL="", DB_HOST=parts.hostname, DB_PORT=str(parts.port or 5432),
+                 DB_USER=parts.username, DB_NAME=parts.path.lstrip("/"))
+    assert succeeded(result) == (f"tables ready in postgresql://{parts.username}:***@{parts.hostname}:"
+                                 f"{parts.port or 5432}{parts.path}\n")

@@ -1,12 +1,15 @@
-"""Configuration from the environment (CONTRACT §6): defaults, parsing, and one-line refusals."""
+"""Configuration from the environment (meet_external/config.py): defaults, parsing, secrets from
+files, Meet's DB_* settings, the PostgreSQL driver, and one-line refusals."""
 
 from __future__ import annotations
 
 import ipaddress
+import re
+import sys
 
 import pytest
 
-from meet_external.config import Config, ConfigError, RateLimit
+from meet_external.config import DEFAULT_DATABASE_URL, POSTGRES_DRIVER, Config, ConfigError, RateLimit
 
 
 def test_defaults_of_the_contract():
@@ -222,3 +225,186 @@ def test_the_signing_key_is_required_to_serve():
     )
     Config.from_env({"APPLICATION_JWT_SECRET_KEY": "k"}).require_secret_key()  # no error
     assert Config().with_secret_key("demo").jwt_secret_key == "demo"
+
+
+def test_operations_settings():
+    config = Config.from_env({"METRICS_ENABLED": "true", "PROMETHEUS_MULTIPROC_DIR": "/run/metrics",
+                              "WEB_CONCURRENCY": "4"})
+    assert (config.metrics_enabled, config.metrics_dir, config.workers) == (True, "/run/metrics", 4)
+    assert (Config().metrics_enabled, Config().metrics_dir, Config().workers) == (False, None, 1)
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("METRICS_ENABLED", "sure", "METRICS_ENABLED must be true or false, got 'sure'"),
+    ("WEB_CONCURRENCY", "0", "WEB_CONCURRENCY must be at least 1, got 0"),
+    ("WEB_CONCURRENCY", "two", "WEB_CONCURRENCY must be an integer, got 'two'"),
+])
+def test_bad_operations_settings(name, value, message):
+    with pytest.raises(ConfigError, match=f"^{re.escape(message)}$"):
+        Config.from_env({name: value})
+
+
+# --- secrets from files --------------------------------------------------------------------
+
+SECRETS = ["APPLICATION_JWT_SECRET_KEY", "APPLICATION_JWT_PREVIOUS_SECRET_KEYS", "DATABASE_URL",
+           "DB_PASSWORD"]
+
+
+def read_secret(name: str, environ: dict):
+    config = Config.from_env(environ)
+    return {
+        "APPLICATION_JWT_SECRET_KEY": config.jwt_secret_key,
+        "APPLICATION_JWT_PREVIOUS_SECRET_KEYS": config.jwt_previous_secret_keys,
+        "DATABASE_URL": config.database_url,
+        "DB_PASSWORD": config.database_url,
+    }[name]
+
+
+SECRET_CASES = {  # name -> (file content, value read)
+    "APPLICATION_JWT_SECRET_KEY": (" key with spaces \n", " key with spaces "),
+    "APPLICATION_JWT_PREVIOUS_SECRET_KEYS": ("old-1, old-2\n", ("old-1", "old-2")),
+    "DATABASE_URL": ("postgresql://meet:pw@db:5432/meet\n", "postgresql://meet:pw@db:5432/meet"),
+    "DB_PASSWORD": ("p@ss:/word\n", "postgresql://dinum:p%40ss%3A%2Fword@localhost:5432/meet"),
+}
+
+
+@pytest.mark.parametrize("name", SECRETS)
+def test_a_secret_is_read_from_the_file_its_FILE_variable_names(name, tmp_path):
+    content, expected = SECRET_CASES[name]
+    path = tmp_path / "secret"
+    path.write_text(content)
+    assert read_secret(name, {f"{name}_FILE": str(path)}) == expected
+    config = Config.from_env({f"{name}_FILE": str(path)})
+    if name in ("DATABASE_URL", "DB_PASSWORD"):
+        assert config.database_source == ("DATABASE_URL_FILE" if name == "DATABASE_URL" else "DB_*")
+
+
+@pytest.mark.parametrize(("content", "key"), [
+    ("key\n", "key"), ("key\r\n", "key"), ("key", "key"), ("key\n\n", "key\n"), (" key\t\n", " key\t"),
+])
+def test_only_one_trailing_newline_is_stripped(tmp_path, content, key):
+    path = tmp_path / "key"
+    path.write_bytes(content.encode())
+    assert Config.from_env({"APPLICATION_JWT_SECRET_KEY_FILE": str(path)}).jwt_secret_key == key
+
+
+def test_an_empty_secret_file_means_unset(tmp_path):
+    path = tmp_path / "empty"
+    path.write_text("\n")
+    assert Config.from_env({"APPLICATION_JWT_SECRET_KEY_FILE": str(path)}).jwt_secret_key is None
+
+
+@pytest.mark.parametrize("name", SECRETS)
+def test_a_secret_set_both_ways_is_refused(name, tmp_path):
+    path = tmp_path / "secret"
+    path.write_text("from-file")
+    with pytest.raises(ConfigError) as refused:
+        Config.from_env({name: "from-env", f"{name}_FILE": str(path)})
+    assert str(refused.value) == f"{name} and {name}_FILE are both set: set only one of them"
+
+
+@pytest.mark.parametrize("name", SECRETS)
+def test_an_unreadable_secret_file_is_refused_in_one_line(name, tmp_path):
+    missing = tmp_path / "missing"
+    with pytest.raises(ConfigError) as refused:
+        Config.from_env({f"{name}_FILE": str(missing)})
+    assert str(refused.value) == (
+        f"{name}_FILE names a file that cannot be read: {str(missing)!r} (No such file or directory)")
+    with pytest.raises(ConfigError) as refused:
+        Config.from_env({f"{name}_FILE": str(tmp_path)})
+    assert str(refused.value) == (
+        f"{name}_FILE names a file that cannot be read: {str(tmp_path)!r} (Is a directory)")
+    binary = tmp_path / "binary"
+    binary.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ConfigError) as refused:
+        Config.from_env({f"{name}_FILE": str(binary)})
+    assert str(refused.value) == f"{name}_FILE names a file that is not UTF-8 text: {str(binary)!r}"
+
+
+def test_a_secret_file_is_read_once_at_start_up(tmp_path):
+    path = tmp_path / "key"
+    path.write_text("first\n")
+    config = Config.from_env({"APPLICATION_JWT_SECRET_KEY_FILE": str(path)})
+    path.write_text("second\n")
+    assert config.jwt_secret_key == "first"
+
+
+# --- Meet's DB_* settings ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("environ", "url"), [
+    ({"DB_HOST": "db.internal", "DB_PORT": "5433", "DB_NAME": "meet_prod", "DB_USER": "meet",
+      "DB_PASSWORD": "s3cret"}, "postgresql://meet:s3cret@db.internal:5433/meet_prod"),
+    # Unset ones take Meet's own defaults, as Meet would with the same environment.
+    ({"DB_HOST": "db.internal"}, "postgresql://dinum:pass@db.internal:5432/meet"),
+    ({"DB_NAME": "other"}, "postgresql://dinum:pass@localhost:5432/other"),
+    ({"DB_PASSWORD": "pw", "DB_ENGINE": "django.db.backends.postgresql"},
+     "postgresql://dinum:pw@localhost:5432/meet"),
+    ({"DB_USER": "we ird@user", "DB_PASSWORD": "p@ss/w:rd?#", "DB_NAME": "db/name"},
+     "postgresql://we%20ird%40user:p%40ss%2Fw%3Ard%3F%23@localhost:5432/db%2Fname"),
+    ({"DB_HOST": "::1"}, "postgresql://dinum:pass@[::1]:5432/meet"),
+    ({"DB_HOST": "10.1.2.3", "DB_PORT": " 6432 "}, "postgresql://dinum:pass@10.1.2.3:6432/meet"),
+])
+def test_meet_database_settings_make_the_postgresql_url(environ, url):
+    config = Config.from_env(environ)
+    assert (config.database_url, config.database_source) == (url, "DB_*")
+
+
+def test_the_url_made_from_db_settings_reaches_what_it_names():
+    import urllib.parse
+
+    url = Config.from_env({"DB_USER": "we ird@user", "DB_PASSWORD": "p@ss/w:rd?#",
+                           "DB_NAME": "db/name", "DB_HOST": "db"}).database_url
+    parts = urllib.parse.urlsplit(url)
+    # Exactly as models/db.py takes it apart.
+    assert (urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password),
+            parts.hostname, parts.port, urllib.parse.unquote(parts.path.lstrip("/"))) == (
+        "we ird@user", "p@ss/w:rd?#", "db", 5432, "db/name")
+
+
+def test_database_url_wins_over_db_settings():
+    config = Config.from_env({"DATABASE_URL": "sqlite:///x.sqlite3", "DB_HOST": "db"})
+    assert (config.database_url, config.database_source) == ("sqlite:///x.sqlite3", "DATABASE_URL")
+
+
+def test_without_any_database_setting_sqlite_is_the_default():
+    config = Config.from_env({"DB_ENGINE": "django.db.backends.postgresql"})
+    assert (config.database_url, config.database_source) == (DEFAULT_DATABASE_URL, "the default")
+
+
+@pytest.mark.parametrize(("environ", "message"), [
+    ({"DB_PORT": "postgres"}, "DB_PORT must be an integer, got 'postgres'"),
+    ({"DB_PORT": "70000"}, "DB_PORT must be at most 65535, got 70000"),
+    ({"DB_HOST": "/var/run/postgresql"},
+     "DB_HOST must be a host name or an IP address (for a Unix socket, use DATABASE_URL),"
+     " got '/var/run/postgresql'"),
+    ({"DB_HOST": "db", "DB_ENGINE": "django.db.backends.sqlite3"},
+     "DB_ENGINE must be a PostgreSQL backend (only PostgreSQL is read from DB_* settings; use"
+     " DATABASE_URL for SQLite), got 'django.db.backends.sqlite3'"),
+])
+def test_bad_db_settings_are_refused_in_one_line(environ, message):
+    with pytest.raises(ConfigError) as refused:
+        Config.from_env(environ)
+    assert str(refused.value) == message
+
+
+def test_a_refused_db_url_names_its_source_not_its_password(tmp_path):
+    path = tmp_path / "url"
+    path.write_text("mysql://root:hunter2@db/meet\n")
+    with pytest.raises(ConfigError) as refused:
+        Config.from_env({"DATABASE_URL_FILE": str(path)})
+    assert str(refused.value) == "DATABASE_URL_FILE must start with sqlite:/// or postgresql://, got 'mysql'"
+
+
+# --- the PostgreSQL driver ----------------------------------------------------------------------
+
+
+def test_a_postgresql_url_needs_the_driver(monkeypatch):
+    # An entry of None in sys.modules is how Python itself marks a module as not importable.
+    monkeypatch.setitem(sys.modules, POSTGRES_DRIVER, None)
+    with pytest.raises(ConfigError) as refused:
+        Config.from_env({"DB_HOST": "db"})
+    assert str(refused.value) == (
+        "a postgresql:// database needs the PostgreSQL driver 'psycopg', which cannot be imported"
+        " (import of psycopg halted; None in sys.modules): pip install 'meet-external[postgres]'")
+    assert Config.from_env({}).database_url == DEFAULT_DATABASE_URL  # SQLite does not need it

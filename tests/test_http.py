@@ -3,18 +3,17 @@
 import base64
 import ipaddress
 import json
-import shutil
 import urllib.parse
 
 import httpx
 import pytest
 
 import meet_external.app
-import models
 
 from .conftest import API, ROOMS_URL, TOKEN_URL
 from .support.raw_http import raw_request
 from .support.server import ServerProcess
+from .support.unreachable import database_that_goes_away
 
 
 def assert_json_error(response, status, body):
@@ -86,20 +85,10 @@ def test_unexpected_errors_are_500_json_without_details(make_client, auth, monke
     assert_json_error(response, 500, {"detail": "Internal server error."})
 
 
-def test_probes(client):
-    assert_json_error(client.get("/healthz"), 200, {"status": "ok"})
-    assert_json_error(client.get("/readyz"), 200, {"status": "ok", "database": "reachable"})
-
-
 def test_unreachable_database_is_503_and_not_ready(make_client, tmp_path):
-    """The database goes away after start-up: each thread's next connection fails."""
-    directory = tmp_path / "db"
-    directory.mkdir()
-    url = f"sqlite:///{directory / 'x.sqlite3'}"
-    models.bind(url)
-    models.create_tables()
-    with make_client(database_url=url, fresh=True) as client:
-        shutil.rmtree(directory)
+    with database_that_goes_away(tmp_path) as (url, gone), \
+            make_client(database_url=url, fresh=True) as client:
+        gone()
         assert client.get("/healthz").status_code == 200
         detail = {"detail": "Service temporarily unavailable: the database cannot be reached."}
         assert_json_error(client.get("/readyz"), 503, detail)

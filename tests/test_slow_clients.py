@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from meet_external.cli import KEEP_ALIVE_SECONDS
+from meet_external.serving import KEEP_ALIVE_SECONDS
 from meet_external.slow_clients import HEADER_TIMEOUT_SECONDS
 
 from .support.raw_http import parse_answer
