@@ -24,8 +24,9 @@ class MeetTable(peewee.Model):
         return super().update(__data, **update)
 
     def save(self, *args, **kwargs):
-        if "updated_at" in self._meta.fields and not kwargs.get("force_insert"):
-            self.updated_at = now()
+        if "updated_at" in self._meta.fields:
+            # A new row is created and updated at the same instant.
+            self.updated_at = self.created_at if kwargs.get("force_insert") else now()
         return super().save(*args, **kwargs)
 
 

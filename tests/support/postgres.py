@@ -65,3 +65,12 @@ def schema_dump(url: str) -> str:
                           check=True, capture_output=True, text=True, timeout=120).stdout
     session_tokens = ("\\restrict", "\\unrestrict")
     return "\n".join(line for line in text.splitlines() if not line.startswith(session_tokens))
+
+
+def run_sql(url: str, statements: list) -> None:
+    """Run statements on a database of the test server, each in its own transaction."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        for statement in statements:
+            connection.execute(statement)

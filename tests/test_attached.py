@@ -1,0 +1,232 @@
+"""Attached to a La Suite Meet database (models/schema.py): every supported layout, from Meet's
+own schema dumps; rows read and written as Meet's Django code reads and writes them.
+
+Django itself (a test dependency only) makes and checks the secrets on Meet's side.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+import models
+from models.schema import SchemaError
+
+from .support import postgres
+from .support.constants import ROOMS_URL, SECRET_KEY, TOKEN_URL
+from .support.meet_dumps import LAYOUTS, MIGRATIONS, meet_database, without_project_objects
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("MEET_TEST_DATABASE", "sqlite") != "postgresql",
+    reason="attached-Meet tests need PostgreSQL: they run with MEET_TEST_DATABASE=postgresql "
+           "(tox -e postgresql)")
+
+MEET_TABLES = ("meet_resource_access", "meet_room", "meet_resource", "meet_application_domain",
+               "meet_application", "meet_user")
+SCOPES = ["rooms:list", "rooms:retrieve", "rooms:create"]
+
+
+def django_hashers():
+    from django.conf import settings
+
+    if not settings.configured:
+        settings.configure(USE_TZ=True)  # Django's default hashers: PBKDF2 first
+    from django.contrib.auth import hashers
+
+    return hashers
+
+
+@pytest.fixture(scope="module", params=LAYOUTS, ids=[f"core-{layout}" for layout in LAYOUTS])
+def attached_url(request):
+    with meet_database(request.param) as url:
+        yield url
+
+
+@pytest.fixture
+def layout(request, attached_url):
+    return request.node.callspec.params["attached_url"]
+
+
+@pytest.fixture
+def clean_database():
+    """These tests bring their own databases."""
+    yield
+
+
+@pytest.fixture
+def meet(attached_url) -> str:
+    """The layout's database, Meet's tables emptied, the side tables made as `init-db` makes them."""
+    postgres.run_sql(attached_url, [f"TRUNCATE {', '.join(MEET_TABLES)} CASCADE"])
+    models.bind(attached_url)
+    models.create_tables()
+    return attached_url
+
+
+def rows(url: str, sql: str, *params) -> list:
+    with psycopg.connect(url, row_factory=dict_row) as connection:
+        return connection.execute(sql, params).fetchall()
+
+
+def active_column(layout: str) -> str:
+    return "active" if layout == "0015" else "is_active"
+
+
+def insert_django_application(url: str, layout: str, secret: str, scopes=SCOPES) -> str:
+    """An application as Meet's admin saves one: a Django hash of the secret, an array of scopes."""
+    client_id = uuid.uuid4().hex[:40]
+    postgres.run_sql(url, [psycopg.sql.SQL(
+        "INSERT INTO meet_application (id, created_at, updated_at, name, {active}, client_id, "
+        "client_secret, scopes) VALUES ({id}, now(), now(), 'Calendar', true, {client_id}, {hash}, {scopes})"
+    ).format(active=psycopg.sql.Identifier(active_column(layout)), id=psycopg.sql.Literal(str(uuid.uuid4())),
+             client_id=psycopg.sql.Literal(client_id),
+             hash=psycopg.sql.Literal(django_hashers().make_password(secret)),
+             scopes=psycopg.sql.Literal(scopes))])
+    return client_id
+
+
+def token_request(client_id: str, secret: str, email: str) -> dict:
+    return {"client_id": client_id, "client_secret": secret, "grant_type": "client_credentials",
+            "scope": email}
+
+
+def cli(url: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DATABASE_URL": url, "APPLICATION_JWT_SECRET_KEY": SECRET_KEY}
+    return subprocess.run([sys.executable, "-m", "meet_external", *args], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_the_layout_is_read_from_the_database(meet, layout):
+    detected = models.open_database(meet)
+    assert (detected.kind, detected.migration) == ("attached", MIGRATIONS[layout])
+    assert detected.application_active_column == active_column(layout)
+    assert detected.user_room_defaults is (layout == "0022")
+
+
+def test_init_db_adds_only_the_projects_tables_and_indexes():
+    with meet_database("0022") as fresh:
+        before = postgres.schema_dump(fresh)
+        result = cli(fresh, "init-db")
+        after = postgres.schema_dump(fresh)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("attached to the La Suite Meet database at migration core 0022_")
+    assert without_project_objects(after) == without_project_objects(before)
+    assert "CREATE INDEX meet_external_resource_created ON public.meet_resource" in after
+    assert "CREATE TABLE public.meet_external_verified_secrets" in after
+
+
+@pytest.mark.parametrize("change, found", [
+    ("DELETE FROM django_migrations WHERE app = 'core' AND name >= '0015'", "0014_room_pin_code"),
+    ("INSERT INTO django_migrations (app, name, applied) VALUES ('core', '0023_later', now())",
+     "0023_later"),
+])
+def test_other_versions_are_refused_in_one_line(change, found):
+    with meet_database("0022") as url:
+        postgres.run_sql(url, [change])
+        with pytest.raises(SchemaError) as refused:
+            models.open_database(url)
+        result = cli(url, "serve")
+    message = (f"this La Suite Meet database is at migration core {found}; "
+               "meet-external supports core 0015 to core 0022")
+    assert str(refused.value) == message
+    assert (result.returncode, result.stderr) == (1, f"meet-external: {message}\n")
+
+
+def test_a_django_made_secret_gets_a_token_and_the_room_is_a_meet_room(meet, layout, make_client,
+                                                                       make_user):
+    user = make_user("alice@example.org")
+    client_id = insert_django_application(meet, layout, "s3cret-from-meets-admin")
+    with make_client(database_url=meet, fresh=True) as client:
+        wrong = client.post(TOKEN_URL, json=token_request(client_id, "wrong", user.email))
+        issued = client.post(TOKEN_URL, json=token_request(client_id, "s3cret-from-meets-admin", user.email))
+        assert (wrong.status_code, issued.status_code) == (401, 200)
+        auth = {"Authorization": f"Bearer {issued.json()['access_token']}"}
+        room = client.post(ROOMS_URL, headers=auth).json()
+        listed = client.get(ROOMS_URL, headers=auth).json()
+        retrieved = client.get(f"{ROOMS_URL}/{room['id']}", headers=auth).json()
+    assert issued.json()["scope"] == " ".join(SCOPES)
+    assert listed["results"] == [room] and retrieved == room
+
+    (resource,) = rows(meet, "SELECT * FROM meet_resource WHERE id = %s", room["id"])
+    (stored,) = rows(meet, "SELECT * FROM meet_room WHERE resource_id = %s", room["id"])
+    (access,) = rows(meet, "SELECT * FROM meet_resource_access WHERE resource_id = %s", room["id"])
+    (audit,) = rows(meet, "SELECT * FROM meet_external_room_creations WHERE room_id = %s",
+                    room["id"])
+    assert resource["created_at"] == resource["updated_at"]
+    assert stored == {"name": room["slug"], "resource_id": uuid.UUID(room["id"]), "slug": room["slug"],
+                      "configuration": {}, "access_level": "trusted", "pin_code": None}
+    assert (access["role"], access["user_id"], access["created_at"], access["updated_at"]) == (
+        "owner", user.id, resource["created_at"], resource["created_at"])
+    assert (audit["client_id"], audit["user_id"]) == (client_id, user.id)
+
+
+def test_a_provisioned_user_is_a_meet_user_linked_at_first_login(meet, layout, make_client):
+    client_id = insert_django_application(meet, layout, "s3cret")
+    with make_client(database_url=meet, allow_user_creation=True, fresh=True) as client:
+        issued = client.post(TOKEN_URL, json=token_request(client_id, "s3cret", "New.Person@Example.org"))
+    assert issued.status_code == 200, issued.text
+    (user,) = rows(meet, "SELECT * FROM meet_user")
+    password = user.pop("password")
+    assert password.startswith("!") and len(password) == 41
+    assert not django_hashers().is_password_usable(password)
+    assert user.pop("created_at") == user.pop("updated_at")
+    expected = {"last_login": None, "is_superuser": False, "id": user["id"], "sub": None,
+                "email": "New.Person@Example.org", "admin_email": None, "language": "en-us",
+                "timezone": "UTC", "is_device": False, "is_staff": False, "is_active": True,
+                "full_name": None, "short_name": None}
+    if layout == "0022":
+        expected.update(default_room_access_level=None, default_room_configuration={})
+    assert user == expected
+
+
+def test_an_application_made_by_the_cli_is_checked_by_djangos_check_password(meet, layout):
+    result = cli(meet, "applications", "create", "--name", "Bot", "--domain", "Example.ORG", "--json")
+    assert result.returncode == 0, result.stderr
+    import json
+
+    created = json.loads(result.stdout)
+    (application,) = rows(meet, "SELECT * FROM meet_application")
+    (domain,) = rows(meet, "SELECT * FROM meet_application_domain")
+    assert django_hashers().check_password(created["client_secret"], application["client_secret"])
+    assert application["client_secret"].startswith("pbkdf2_sha256$1000000$")
+    assert (application["client_id"], application["name"], application["scopes"],
+            application[active_column(layout)]) == (created["client_id"], "Bot", SCOPES, True)
+    assert application["created_at"] == application["updated_at"]
+    assert (domain["domain"], domain["application_id"]) == ("example.org", application["id"])
+
+    assert cli(meet, "applications", "deactivate", created["client_id"]).returncode == 0
+    (application,) = rows(meet, "SELECT * FROM meet_application")
+    assert application[active_column(layout)] is False
+    assert application["updated_at"] > application["created_at"]
+
+
+def test_rooms_made_by_meet_are_listed_for_their_users_newest_first(meet, layout, make_client,
+                                                                    make_user, make_application):
+    alice, bob = make_user("alice@example.org"), make_user("bob@example.org")
+    made = []
+    for n, (owner, member) in enumerate([(bob, alice), (alice, None), (bob, None)]):
+        room_id = uuid.uuid4()
+        statements = [
+            f"INSERT INTO meet_resource VALUES ('{room_id}', now() + interval '{n} s', now())",
+            f"INSERT INTO meet_room VALUES ('room {n}', '{room_id}', 'room-{n}', '{{}}', 'restricted', NULL)",
+            f"INSERT INTO meet_resource_access VALUES ('{uuid.uuid4()}', now(), now(), 'owner', '{room_id}', "
+            f"'{owner.id}')",
+        ]
+        if member:
+            statements.append(f"INSERT INTO meet_resource_access VALUES ('{uuid.uuid4()}', now(), now(), "
+                              f"'member', '{room_id}', '{member.id}')")
+        postgres.run_sql(meet, statements)
+        made.append(str(room_id))
+    credentials = make_application()
+    with make_client(database_url=meet, fresh=True) as client:
+        token = client.post(TOKEN_URL, json=credentials.token_request(alice.email)).json()["access_token"]
+        listed = client.get(ROOMS_URL, headers={"Authorization": f"Bearer {token}"}).json()
+    assert listed["count"] == 2
+    assert [room["id"] for room in listed["results"]] == [made[1], made[0]]
+    assert listed["results"][1] == {"id": made[0], "slug": "room-0", "access_level": "restricted",
+                                    "configuration": {}}
