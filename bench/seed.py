@@ -1,4 +1,4 @@
-"""Fast bulk seeding of a fresh benchmark database: raw SQL in batches, COPY on PostgreSQL.
+"""Fast bulk seeding of a fresh benchmark database, in La Suite Meet's tables.
 
 Layout (deterministic for a given seed):
   * `small@bench.example`  has 10 rooms,
@@ -6,25 +6,25 @@ Layout (deterministic for a given seed):
   * `writer@bench.example` has none (the create benchmark writes its rooms, so the list
     numbers of the two other users do not move while the bench runs),
   * 1,000 other users have 100,000 rooms between them.
-Every room has one owner access whose `room_created_at` equals the room's `created_at`,
-and each user's `room_count` (when the model has it) is the number of its accesses;
-creation times of all rooms are interleaved over ~2.3 days, so a user's rooms are
-scattered among everybody else's. The application comes from `Application.register`.
+Every room is a `meet_resource` row, a `meet_room` row and one owner access
+(`meet_resource_access`), as Meet writes them; creation times of all rooms are interleaved
+over ~2.3 days, so a user's rooms are scattered among everybody else's. The application
+comes from `Application.register`.
 
-The tables must exist (`meet-external init-db`). Speed: values are generated directly
-in their stored form (UUIDs as 32 hex digits, which both Peewee-on-SQLite and
-PostgreSQL's uuid type read; timestamps as Peewee writes them), inserted in batches of
-raw SQL on SQLite and with COPY on PostgreSQL (Peewee's `insert_many` spends ~100 us a
-row building SQL), and the secondary indexes of the two big tables are dropped during
-the load and rebuilt from their own definitions afterwards (one sort instead of 200,000
-random B-tree inserts each). Columns the models add later with a default get it.
+The tables must exist (`meet-external init-db`, on its own database or attached to a Meet
+database). Speed: values are generated directly in their stored form (UUIDs as 32 hex
+digits, which both Peewee-on-SQLite and PostgreSQL's uuid type read), inserted in batches
+of raw SQL on SQLite and with COPY on PostgreSQL (Peewee's `insert_many` spends ~100 us a
+row building SQL), and the secondary indexes of the big tables are dropped during the load
+and rebuilt from their own definitions afterwards (one sort instead of 200,000 random
+B-tree inserts each). Columns not given here get the model's default.
 """
 
 from __future__ import annotations
 
-import collections
 import datetime
 import io
+import json
 import random
 import string
 import sys
@@ -40,7 +40,8 @@ if str(ROOT) not in sys.path:
 import peewee  # noqa: E402
 
 import models  # noqa: E402
-from models import Application, Room, RoomAccess, User  # noqa: E402
+from models import Application, Resource, ResourceAccess, Room, User  # noqa: E402
+from models.fields import JSONField  # noqa: E402
 
 SMALL_EMAIL = "small@bench.example"
 BIG_EMAIL = "big@bench.example"
@@ -70,8 +71,9 @@ def _uuid_hex(rng: random.Random) -> str:
 
 
 def _stamp(moment: datetime.datetime) -> str:
-    """A timestamp as Peewee stores it (str(datetime)); microseconds are never 0 here."""
-    return moment.isoformat(" ")
+    """A UTC timestamp as the models store it (models/fields.py): the same text on SQLite, and
+    `timestamp with time zone` input on PostgreSQL once "+00:00" is added."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def _columns(model, names) -> List[str]:
@@ -88,9 +90,13 @@ def _with_defaults(model, names: List[str], rows: List[tuple]) -> Tuple[List[str
              if f.name not in names and f.default is not None]
     if not extra:
         return _columns(model, names), rows
-    values = tuple(f.db_value(f.default() if callable(f.default) else f.default) for f in extra)
+    values = tuple(_stored(f, f.default() if callable(f.default) else f.default) for f in extra)
     return (_columns(model, names) + [f.column_name for f in extra],
             [row + values for row in rows])
+
+
+def _stored(field, value):
+    return json.dumps(value) if isinstance(field, JSONField) else field.db_value(value)
 
 
 def _insert(db, table: str, columns: List[str], values: List[tuple]) -> None:
@@ -109,14 +115,16 @@ def _insert(db, table: str, columns: List[str], values: List[tuple]) -> None:
                 return "\\N"
             if value is True or value is False:
                 return "t" if value else "f"
+            if isinstance(value, datetime.datetime):
+                return value.isoformat(" ")
             return str(value)
 
         buffer = io.StringIO()
         for row in values:
             buffer.write("\t".join(map(text, row)))
             buffer.write("\n")
-        buffer.seek(0)
-        cursor.copy_expert(f'COPY "{table}" ({cols}) FROM STDIN', buffer)
+        with cursor.copy(f'COPY "{table}" ({cols}) FROM STDIN') as copy:
+            copy.write(buffer.getvalue())
 
 
 def _secondary_indexes(db, tables) -> List[Tuple[str, str]]:
@@ -139,18 +147,21 @@ def _secondary_indexes(db, tables) -> List[Tuple[str, str]]:
 def seed(database_url: str, rng_seed: int = 5) -> Dict[str, object]:
     """Fill the database; returns the users' ids, the app credentials and some room ids."""
     rng = random.Random(rng_seed)
-    db = models.bind(database_url)
+    models.open_database(database_url)
+    db = models.database.obj
+    sqlite = isinstance(db, peewee.SqliteDatabase)
     started = time.perf_counter()
     now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None, microsecond=500_000)
-    now_stamp = _stamp(now)
 
+    def stamp(moment: datetime.datetime) -> str:
+        return _stamp(moment) if sqlite else _stamp(moment) + "+00:00"
+
+    now_stamp = stamp(now)
     small_id, big_id, writer_id = (_uuid_hex(rng) for _ in range(3))
     other_ids = [_uuid_hex(rng) for _ in range(OTHER_USERS)]
-    users = [(small_id, now_stamp, SMALL_EMAIL, True), (big_id, now_stamp, BIG_EMAIL, True),
-             (writer_id, now_stamp, WRITER_EMAIL, True)]
-    users += [(uid, now_stamp, f"user{i:04d}@bench.example", True)
-              for i, uid in enumerate(other_ids)]
-    user_fields = ["id", "created_at", "email", "is_active"]
+    emails = [(small_id, SMALL_EMAIL), (big_id, BIG_EMAIL), (writer_id, WRITER_EMAIL)]
+    emails += [(uid, f"user{i:04d}@bench.example") for i, uid in enumerate(other_ids)]
+    users = [(uid, now_stamp, now_stamp, email) for uid, email in emails]
 
     # Owners of all rooms in creation order, newest first, shuffled so that every user's
     # rooms are interleaved with the others'.
@@ -158,37 +169,41 @@ def seed(database_url: str, rng_seed: int = 5) -> Dict[str, object]:
     owners += [other_ids[i % OTHER_USERS] for i in range(OTHER_ROOMS)]
     rng.shuffle(owners)
 
+    resources: List[tuple] = []
     rooms: List[tuple] = []
     accesses: List[tuple] = []
     small_rooms: List[str] = []
     big_rooms: List[str] = []
     for n, owner in enumerate(owners):
         room_id = _uuid_hex(rng)
-        created = _stamp(now - datetime.timedelta(seconds=n + 1, microseconds=rng.randrange(1, 999_999)))
-        rooms.append((room_id, created, _slug(n), "trusted", None))
-        accesses.append((_uuid_hex(rng), created, room_id, owner, "owner", created))
+        created = stamp(now - datetime.timedelta(seconds=n + 1, microseconds=rng.randrange(1, 999_999)))
+        resources.append((room_id, created, created))
+        rooms.append((_slug(n), room_id, _slug(n), "{}", "trusted", None))
+        accesses.append((_uuid_hex(rng), created, created, "owner", room_id, owner))
         if owner == small_id:
             small_rooms.append(str(uuid.UUID(room_id)))
         elif owner == big_id and len(big_rooms) < 100:
             big_rooms.append(str(uuid.UUID(room_id)))
-    if "room_count" in User._meta.fields:
-        # The per-user counter RoomAccess.grant keeps (the list's `count`).
-        per_user = collections.Counter(owners)
-        users = [row + (per_user.get(row[0], 0),) for row in users]
-        user_fields.append("room_count")
     # In primary-key order the primary-key B-tree only ever appends.
-    rooms.sort()
+    resources.sort()
+    rooms.sort(key=lambda row: row[1])
     accesses.sort()
 
-    tables = [Room._meta.table_name, RoomAccess._meta.table_name]
+    loads = [
+        (User, ["id", "created_at", "updated_at", "email"], users),
+        (Resource, ["id", "created_at", "updated_at"], resources),
+        (Room, ["name", "resource", "slug", "configuration", "access_level", "pin_code"], rooms),
+        (ResourceAccess, ["id", "created_at", "updated_at", "role", "resource", "user"], accesses),
+    ]
+    tables = [model._meta.table_name for model, _, _ in loads]
     with db.connection_context():
-        if isinstance(db, peewee.SqliteDatabase):
+        if sqlite:
             # This connection only: a big page cache, and no per-row foreign-key probes
             # (the rows are consistent by construction).
             db.execute_sql("PRAGMA cache_size = -262144")
             db.execute_sql("PRAGMA foreign_keys = OFF")
         with db.atomic():
-            if not isinstance(db, peewee.SqliteDatabase):
+            if not sqlite:
                 # This transaction only: no per-row foreign-key trigger (~70% of the load
                 # time). Needs a superuser, as `postgres` is; without one, just slower.
                 db.execute_sql("SAVEPOINT replica")
@@ -200,26 +215,21 @@ def seed(database_url: str, rng_seed: int = 5) -> Dict[str, object]:
             indexes = _secondary_indexes(db, tables)
             for name, _ in indexes:
                 db.execute_sql(f'DROP INDEX "{name}"')
-            _insert(db, User._meta.table_name, *_with_defaults(User, user_fields, users))
-            _insert(db, tables[0], *_with_defaults(
-                Room, ["id", "created_at", "slug", "access_level", "pin_code"], rooms))
-            _insert(db, tables[1], *_with_defaults(
-                RoomAccess, ["id", "created_at", "room", "user", "role", "room_created_at"], accesses))
+            for model, names, values in loads:
+                _insert(db, model._meta.table_name, *_with_defaults(model, names, values))
             for _, create_sql in indexes:
                 db.execute_sql(create_sql)
-            if not isinstance(db, peewee.SqliteDatabase):
+            if not sqlite:
                 db.execute_sql("SET LOCAL session_replication_role = DEFAULT")
             application, secret = Application.register("bench")
-        if isinstance(db, peewee.SqliteDatabase):
+        if sqlite:
             db.execute_sql("PRAGMA foreign_keys = ON")
             db.execute_sql("PRAGMA cache_size = -2000")
         else:
             # What autovacuum would do shortly after a bulk load; without it the planner
             # believes the tables are empty. SQLite is left as an application leaves it.
-            db.execute_sql("ANALYZE")
+            db.execute_sql("VACUUM ANALYZE")
     seconds = time.perf_counter() - started
-    if hasattr(db, "close_all"):
-        db.close_all()
     return {
         "seconds": round(seconds, 2),
         "client_id": application.client_id,

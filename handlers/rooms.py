@@ -5,7 +5,8 @@ from meet_external.context import client_address, header, request_url, room_url,
 from meet_external.idempotency import HEADER, body_fingerprint, idempotency_key
 from meet_external.pagination import page_links
 from models.idempotency import create_room_once
-from models.room_queries import rooms_page, visible_room
+from models.room_pages import rooms_page
+from models.room_queries import visible_room
 from models.rooms import NewRoom
 
 
