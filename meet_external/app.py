@@ -104,7 +104,8 @@ def create_app(config: Config) -> connexion.FlaskApp:
     base_path = base_path_of(spec)
     token_path = f"{base_path}/application/token/"
     signer = TokenSigner(config)
-    require_servable(models.open_database(config.database_url))
+    layout = models.open_database(config.database_url)
+    require_servable(layout)
     audit.configure()
 
     app = connexion.FlaskApp(
@@ -132,7 +133,7 @@ def create_app(config: Config) -> connexion.FlaskApp:
             SecretCache.from_signing_key(config.jwt_secret_key)),
         base_path=base_path,
     )
-    probes.add_probes(app)
+    probes.add_probes(app, layout)
     routes = Routes(base_path, {path: list(item) for path, item in spec["paths"].items()})
     handle_exception = error_handler(
         routes.allowed_methods, token_paths=(token_path, token_path.rstrip("/"))

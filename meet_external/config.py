@@ -59,6 +59,7 @@ class Config:
     client_id_length: int = 40
     client_secret_length: int = 128
     telephony_enabled: bool = False
+    roomkit_enabled: bool = False
     telephony_pin_length: int = 10
     telephony_phone_number: str | None = None
     telephony_default_country: str = "US"
@@ -107,6 +108,7 @@ class Config:
                 "APPLICATION_CLIENT_SECRET_LENGTH", 128, minimum=32
             ),
             telephony_enabled=reader.boolean("ROOM_TELEPHONY_ENABLED", False),
+            roomkit_enabled=reader.boolean("ROOMKIT_ENABLED", False),
             telephony_pin_length=reader.integer(
                 "ROOM_TELEPHONY_PIN_LENGTH", 10, minimum=4, maximum=MAX_PIN_LENGTH
             ),

@@ -16,6 +16,7 @@ from models.db import DatabaseUnavailable
 from models.delegation import DelegationRefused
 from models.idempotency import IdempotencyInProgress, IdempotencyMismatch
 from models.rooms import RoomAllocationFailed
+from models.schema import LayoutChanged
 
 from . import metrics
 
@@ -65,6 +66,10 @@ def as_api_error(exc: Exception) -> ApiError:
         return exc
     if isinstance(exc, NotFound):
         return ApiError(404, "Not found.")
+    if isinstance(exc, LayoutChanged):
+        logger.error("database layout changed since start-up: %s", exc)
+        return ApiError(503, "The database's layout changed since this server started (La Suite "
+                             "Meet was migrated): restart meet-external.")
     if isinstance(exc, DelegationRefused):
         return ApiError(401, exc.message, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     if isinstance(exc, DatabaseUnavailable):

@@ -9,8 +9,9 @@ uses them (docs/operators.md, Health checks and database outages).
 | `/__heartbeat__`   | the database answers       |
 | `/__version__`     | nothing: what is running   |
 
-A database that does not answer raises DatabaseUnavailable, which the one error path turns
-into 503 `{"detail": ...}` with `Retry-After`.
+A database that does not answer raises DatabaseUnavailable, and one whose layout changed since
+start-up (Meet was migrated) LayoutChanged; the one error path turns both into 503
+`{"detail": ...}`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from typing import Dict
 
 import connexion
 
-from models.db import ping
+from models.db import connection
+from models.schema import Layout, require_same_layout
 
 from . import __version__
 
@@ -36,11 +38,17 @@ ROUTES = {"/healthz": "healthz", "/__lbheartbeat__": "lbheartbeat", "/readyz": "
           "/__heartbeat__": "heartbeat", "/__version__": "version"}
 
 
-def add_probes(app: connexion.FlaskApp) -> None:
+def add_probes(app: connexion.FlaskApp, layout: Layout) -> None:
     version = version_info()
 
     def alive():
         return {"status": "ok"}
+
+    def ping():
+        # Reachable, and still the layout the statements were built for: after Meet's
+        # migrations the process must restart (docs/operators.md, Upgrading Meet).
+        with connection():
+            require_same_layout(layout)
 
     def database_reachable():
         ping()

@@ -22,7 +22,8 @@ DEFAULT_SCOPES = ("rooms:list", "rooms:retrieve", "rooms:create")
 KNOWN_SCOPES = DEFAULT_SCOPES + ("rooms:update", "rooms:delete")
 MAX_CLIENT_ID_LENGTH = 100  # meet_application.client_id
 _ALPHABET = string.ascii_letters + string.digits
-_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_DOMAIN = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+([a-z]{2,63}|xn--[a-z0-9-]{1,59})$")
 
 
 class UnknownScope(ValueError):

@@ -40,16 +40,23 @@ class RoomPolicy:
 
     base_url: str | None = None
     telephony_enabled: bool = False
+    roomkit_enabled: bool = False  # Meet's room devices also join by PIN
     pin_length: int = 10
     phone_number: str | None = None
     default_country: str = "US"
     default_access_level: str = "trusted"
+
+    @property
+    def allocates_pins(self) -> bool:
+        """Meet gives a new room a PIN when telephony or Roomkit is on (Room.save())."""
+        return self.telephony_enabled or self.roomkit_enabled
 
     @classmethod
     def from_config(cls, config) -> RoomPolicy:
         return cls(
             base_url=config.base_url,
             telephony_enabled=config.telephony_enabled,
+            roomkit_enabled=config.roomkit_enabled,
             pin_length=config.telephony_pin_length,
             phone_number=config.telephony_phone_number,
             default_country=config.telephony_default_country,
@@ -192,7 +199,7 @@ class NewRoom:
     def rows(self, policy: RoomPolicy) -> List[dict]:
         """The four rows of one room, as Meet's models would fill them, in insert order."""
         room_id, stamp, slug = uuid.uuid4(), now(), new_slug()
-        pin = new_pin(policy.pin_length) if policy.telephony_enabled else None
+        pin = new_pin(policy.pin_length) if policy.allocates_pins else None
         return [
             {"id": room_id, "created_at": stamp, "updated_at": stamp},
             {"name": slug, "resource": room_id, "slug": slug, "configuration": self.configuration,

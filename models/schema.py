@@ -43,6 +43,10 @@ class SchemaError(Exception):
     """The database cannot be served as it is; the message is one line for the operator."""
 
 
+class LayoutChanged(Exception):
+    """The database's layout is no longer the one this process started with (Meet migrated)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Layout:
     kind: str  # "own", "empty", "attached" or "legacy"
@@ -124,6 +128,13 @@ def open_schema() -> Layout:
         layout = inspect()
     adapt_models(OWN if layout.owns_meet_tables else layout)
     return layout
+
+
+def require_same_layout(started_with: Layout) -> None:
+    """For the probes: a Meet migration since start-up changes the columns the statements name."""
+    current = inspect()
+    if current != started_with and not (started_with.owns_meet_tables and current.kind == "own"):
+        raise LayoutChanged(f"{started_with.describe()} at start-up, {current.describe()} now")
 
 
 def require_servable(layout: Layout) -> None:

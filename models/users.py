@@ -15,10 +15,12 @@ from .fields import JSONField, TimestampField, now
 from .prepared import Prepared
 
 # Close to the usual validators' rule: a dot-atom local part and a domain of
-# labels with a letter TLD. Not RFC 5322 in full: quoted local parts are refused.
+# labels with a letter TLD, or an IDNA one (`xn--...`). Not RFC 5322 in full: quoted
+# local parts are refused.
 _EMAIL = re.compile(
     r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+    r"@(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+    r"([A-Za-z]{2,63}|[Xx][Nn]--[A-Za-z0-9-]{1,59})$"
 )
 MAX_EMAIL_LENGTH = 254
 # Django's `set_unusable_password()`: "!" and 40 random letters and digits.

@@ -230,3 +230,21 @@ def test_rooms_made_by_meet_are_listed_for_their_users_newest_first(meet, layout
     assert [room["id"] for room in listed["results"]] == [made[1], made[0]]
     assert listed["results"][1] == {"id": made[0], "slug": "room-0", "access_level": "restricted",
                                     "configuration": {}}
+
+
+def test_a_meet_migration_after_start_up_makes_the_probes_say_restart(make_client):
+    with meet_database("0021") as url:
+        models.bind(url)
+        models.create_tables()
+        with make_client(database_url=url, fresh=True) as client:
+            assert client.get("/readyz").status_code == 200
+            postgres.run_sql(url, [  # what Meet's migration 0022 does
+                "ALTER TABLE meet_user ADD COLUMN default_room_access_level varchar(50)",
+                "ALTER TABLE meet_user ADD COLUMN default_room_configuration jsonb NOT NULL DEFAULT '{}'",
+                "INSERT INTO django_migrations (app, name, applied) VALUES "
+                "('core', '0022_user_default_room_access_level_and_more', now())"])
+            responses = [client.get(path) for path in ("/readyz", "/__heartbeat__")]
+    for response in responses:
+        assert (response.status_code, response.json()) == (503, {
+            "detail": "The database's layout changed since this server started (La Suite Meet was "
+                      "migrated): restart meet-external."})

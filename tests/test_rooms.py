@@ -87,6 +87,15 @@ def test_telephony_without_phone_number_leaves_it_out(make_client, credentials, 
     assert body["telephony"]["default_country"] == "US"
 
 
+def test_with_roomkit_on_rooms_get_a_pin_as_meet_gives_them(make_client, credentials, user):
+    with make_client(roomkit_enabled=True) as client:
+        token = client.post(TOKEN_URL, json=credentials.token_request(user.email)).json()["access_token"]
+        body = client.post(ROOMS_URL, headers={"Authorization": f"Bearer {token}"}).json()
+    assert "telephony" not in body  # telephony itself is off
+    with models.database.connection_context():
+        assert re.fullmatch(r"\d{10}", Room.get_by_id(body["id"]).pin_code)
+
+
 def test_slug_collisions_are_retried(client, auth, monkeypatch):
     first = client.post(ROOMS_URL, headers=auth).json()
     slugs = iter([first["slug"], first["slug"], "abc-defg-hij"])

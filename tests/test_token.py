@@ -147,6 +147,15 @@ def test_scope_must_be_an_email(client, credentials, scope):
     assert error_of(response) == {"error": "Scope should be a valid email address."}
 
 
+def test_an_email_under_an_internationalised_top_level_domain_is_accepted(client, make_application,
+                                                                          make_user):
+    """Meet's Django validator accepts IDNA top-level domains (`xn--p1ai` is .рф)."""
+    credentials = make_application(domains=["example.xn--p1ai"])
+    make_user("ivan@example.xn--p1ai")
+    response = client.post(TOKEN_URL, json=credentials.token_request("ivan@example.xn--p1ai"))
+    assert response.status_code == 200, response.text
+
+
 # --- row 6: domains --------------------------------------------------------------------
 
 
