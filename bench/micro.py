@@ -158,11 +158,12 @@ def main(argv=None) -> int:
         from meet_external.app import create_app
         from meet_external.config import Config
         from meet_external.pagination import page_links
-        from meet_external.security import load_principal
+        from meet_external.security import delegation_of
         from meet_external.tokens import TokenSigner
-        from models import Room
         from models.db import connection
-        from models.rooms import RoomPolicy, rooms_page
+        from models.room_pages import rooms_page
+        from models.room_queries import visible_room
+        from models.rooms import RoomPolicy
 
         config = Config.from_env()
         app = create_app(config)
@@ -186,7 +187,7 @@ def main(argv=None) -> int:
             for who in ("small", "big", "writer"):
                 user = User.get(User.email == seeded["emails"][who])
                 tokens[who] = _Signer(config).mint(application.client_id, str(user.id),
-                                                   application.scopes)
+                                                   application.scope_string)
             auth = {k: {"Authorization": f"Bearer {v}"} for k, v in tokens.items()}
             room = seeded["rooms"]["big"][0]
             requests = [
@@ -214,8 +215,8 @@ def main(argv=None) -> int:
             driver.close()
 
         signer = TokenSigner(config)
-        claims = signer.verify(tokens["small"])
-        small, big = seeded["users"]["small"], seeded["users"]["big"]
+        small = delegation_of(signer.verify(tokens["small"]))
+        big = delegation_of(signer.verify(tokens["big"]))
         policy = RoomPolicy.from_config(config)
 
         def with_conn(fn):
@@ -226,22 +227,22 @@ def main(argv=None) -> int:
 
         parts = [
             ("part: TokenSigner.verify (PyJWT)", n * 3, lambda: signer.verify(tokens["small"])),
-            ("part: load_principal (user + application checks)", n,
-             with_conn(lambda: load_principal(claims))),
-            ("part: connection() checkout + return, nothing run", n * 3, with_conn(lambda: None)),
-            ("part: rooms_page, 10-room user", n, with_conn(lambda: rooms_page(small, 10, 1, 20))),
+            ("part: connection(), nothing run", n * 3, with_conn(lambda: None)),
+            ("part: rooms_page (with the principal and the count), 10-room user", n,
+             with_conn(lambda: rooms_page(small, 1, 20))),
             ("part: rooms_page, 100k user, page 1", max(10, n // 5),
-             with_conn(lambda: rooms_page(big, 100_000, 1, 20))),
+             with_conn(lambda: rooms_page(big, 1, 20))),
             ("part: rooms_page, 100k user, page 5000", max(5, n // 20),
-             with_conn(lambda: rooms_page(big, 100_000, 5000, 20))),
-            ("part: Room.visible_to (retrieve)", n, with_conn(lambda: Room.visible_to(big, room))),
+             with_conn(lambda: rooms_page(big, 5000, 20))),
+            ("part: visible_room (retrieve, with the principal)", n,
+             with_conn(lambda: visible_room(big, room))),
         ]
         for name, count, call in parts:
             if args.only in name:
                 results[name] = measure(call, count, clock)
-        count = 100_000
         with connection():
-            rooms = rooms_page(big, count, 1, 20)
+            found = rooms_page(big, 1, 20)
+        count, rooms = found.count, found.rooms
         url = f"http://127.0.0.1{base}/rooms"
 
         def body():
@@ -253,8 +254,7 @@ def main(argv=None) -> int:
             results["part: page body (20 x as_body + page_links)"] = measure(body, n * 3, clock)
             results["part: json.dumps of a 20-room page"] = measure(lambda: json.dumps(page), n * 3,
                                                                     clock)
-        if hasattr(models.database.obj, "close_all"):
-            models.database.obj.close_all()
+        models.db.discard_connection()
 
     width = max(map(len, results), default=10)
     print(f"\nper call, {args.db}, in process, mean of n calls after a warm-up")
