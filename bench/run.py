@@ -301,12 +301,12 @@ class Wrk:
         return postgres_backends(self.database) if self.database else []
 
     def run(self, url: str, script: str, seconds: float, connections: int, threads: int,
-            env: Dict[str, str]) -> Dict[str, object]:
+            env: Dict[str, str], settle: bool = True) -> Dict[str, object]:
         argv = [self.exe, f"-t{min(threads, connections)}", f"-c{connections}",
                 f"-d{max(1, int(round(seconds)))}s", "--timeout", "10s", "--latency",
                 "-s", str(BENCH / script), url]
         # Requests a finished run left in flight (in the workers or in the database) end first.
-        idle_wait = quiesce(self.server_pids + self._backends())
+        idle_wait = quiesce(self.server_pids + self._backends()) if settle else 0.0
         servers_before = sum(cpu_seconds(p) for p in self.server_pids)
         db_before = {p: cpu_seconds(p) for p in self._backends()}
         children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -566,6 +566,8 @@ def run_database(kind: str, out: Dict[str, object], args, processes: Processes, 
                       f" p99 {res.get('p99_ms')} ms, non-2xx {res['non_2xx']}", flush=True)
             if "single_connection" not in out:
                 single(kind, base, plan, args, wrk, out)
+            if not args.no_attack:
+                under_attack(kind, base, plan, args, wrk, out)
             out["rss_mb"] = {str(pid): rss_mb(pid) for pid in workers}
             out["server_parent_rss_mb"] = rss_mb(server.pid)
             print(f"[{kind}] RSS per worker after the load: {out['rss_mb']} MB", flush=True)
@@ -622,6 +624,31 @@ def metrics_cost(kind, env, db, scenario, base_off, workers_off, args, processes
     finally:
         wrk.server_pids = workers_off
         processes.stop(server, children=workers_on)
+
+
+def under_attack(kind, base, plan, args, wrk, out) -> None:
+    """The 10-room user's list while 8 other connections send wrong secrets for new client_ids,
+    each needing a slow check: the list's latency shows whether the checks starve it."""
+    scenario = plan[1]
+    attacker = subprocess.Popen(
+        [wrk.exe, "-t1", "-c8", f"-d{int(args.duration) + 3}s", "--timeout", "30s",
+         "-s", str(BENCH / "token_wrong.lua"), base + "/application/token/"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
+    wrk.processes.started.append(attacker)
+    try:
+        time.sleep(1)  # the checks are under way
+        res = wrk.run(base + scenario.path, scenario.script, args.duration, args.connections,
+                      args.threads, scenario.env, settle=False)
+        attack_output, _ = attacker.communicate(timeout=args.duration + 60)
+    finally:
+        wrk.processes.stop(attacker, grace=2)
+    attack = parse_wrk(attack_output)
+    res["attack"] = {"rps": attack.get("rps"), "non_2xx": attack.get("non_2xx"),
+                     "p50_ms": attack.get("p50_ms")}
+    out.setdefault("load", {})["list_small_under_attack"] = res
+    print(f"[{kind}] list while the token endpoint takes wrong secrets: {res['rps']:.1f} req/s,"
+          f" p50 {res.get('p50_ms')} ms, p99 {res.get('p99_ms')} ms; the wrong secrets:"
+          f" {attack.get('rps')} req/s", flush=True)
 
 
 def single(kind, base, plan, args, wrk, out) -> None:
@@ -798,6 +825,10 @@ def table(report: Dict[str, object]) -> str:
             if load.get("p99_ms") and load.get("p50_ms"):
                 notes.append(f"p99 {load['p99_ms'] / load['p50_ms']:.1f}x p50 (target ≤ {P99_OVER_P50}x)")
             small = (res.get("load") or {}).get("list_small") or {}
+            attack = load.get("attack") or {}
+            if attack.get("rps") is not None and small.get("p99_ms") and load.get("p99_ms"):
+                notes.append(f"wrong secrets answered at {attack['rps']:.1f} req/s meanwhile; list p99"
+                             f" {load['p99_ms'] / small['p99_ms']:.1f}x the quiet list's")
             if name in BIG_OVER_SMALL and small.get("p50_ms") and load.get("p50_ms"):
                 notes.append(f"p50 {load['p50_ms'] / small['p50_ms']:.2f}x the 10-room user's"
                              f" (target ≤ {BIG_OVER_SMALL[name]}x)")
@@ -851,6 +882,7 @@ LABELS = [
     ("list_big_last", "list, 100k-room user, page 5000 (last)"),
     ("retrieve", "retrieve (GET /rooms/{id})"),
     ("create", "create (POST /rooms {})"),
+    ("list_small_under_attack", "list, 10-room user, while 8 connections send wrong secrets"),
 ]
 
 
@@ -914,7 +946,8 @@ def main(argv: List[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--pg-url", default=DEFAULT_PG_ADMIN_URL,
                         help=f"PostgreSQL server, as a superuser (default {DEFAULT_PG_ADMIN_URL})")
-    parser.add_argument("--profile", action="append", choices=[name for name, _ in LABELS],
+    parser.add_argument("--profile", action="append",
+                        choices=[name for name, _ in LABELS if not name.endswith("_under_attack")],
                         help="after the load, sample the workers with py-spy during one more run of"
                              " this scenario (repeatable); collapsed stacks and a summary go to"
                              " bench/results/")
@@ -926,6 +959,8 @@ def main(argv: List[str] | None = None) -> int:
                         default=ROOT.parent / "shared" / "meet-schema" / "meet-e5f0b1c2.sql",
                         help="the pg_dump of Meet's schema to attach to")
     parser.add_argument("--no-floor", action="store_true", help="skip the plain-Flask floor")
+    parser.add_argument("--no-attack", action="store_true",
+                        help="skip the list measured while the token endpoint takes wrong secrets")
     parser.add_argument("--metrics-cost", action="store_true",
                         help="also run the 10-room list against a second server with METRICS_ENABLED=true,"
                              " in turns with the first (off, on, off, on), and report on/off")
