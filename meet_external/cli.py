@@ -12,7 +12,7 @@ import peewee
 
 import models
 from models import Application, User
-from models.applications import InvalidDomain, UnknownApplication, UnknownScope
+from models.applications import InvalidDomain, LastScope, UnknownApplication, UnknownScope
 from models.schema import Layout, SchemaError, require_servable
 from models.users import DuplicateEmail, InvalidEmail, validated_email
 
@@ -52,7 +52,8 @@ def main(argv: List[str] | None = None) -> int:
     except (CommandError, SchemaError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 1
-    except (UnknownScope, InvalidDomain, InvalidEmail, DuplicateEmail, UnknownApplication) as exc:
+    except (UnknownScope, LastScope, InvalidDomain, InvalidEmail, DuplicateEmail,
+            UnknownApplication) as exc:
         print(f"{PROG}: {_describe(exc)}", file=sys.stderr)
         return 1
     except (peewee.DatabaseError, peewee.InterfaceError, peewee.ImproperlyConfigured) as exc:
@@ -189,6 +190,18 @@ def cmd_applications_domain(args, config: Config) -> None:
     print(f"{args.client_id} domains: {', '.join(application.domain_list) or '(any)'}")
 
 
+def cmd_applications_scope(args, config: Config) -> None:
+    application = Application.by_client_id(args.client_id)
+    if args.add:
+        scopes = application.grant_scope(args.scope)
+    else:
+        scopes = application.revoke_scope(args.scope)
+    if args.json:
+        _print_json({"client_id": application.client_id, "scopes": scopes})
+    else:
+        print(f"{args.client_id} scopes: {' '.join(scopes) or '(none)'}")
+
+
 # --- users -------------------------------------------------------------------
 
 
@@ -247,7 +260,8 @@ def _parser() -> argparse.ArgumentParser:
     app_commands = apps.add_subparsers(dest="action", required=True, metavar="ACTION")
     create = app_commands.add_parser("create", help="register an application")
     create.add_argument("--name", required=True)
-    create.add_argument("--scope", action="append", help="repeatable; default: all three")
+    create.add_argument("--scope", action="append",
+                        help="repeatable; default: rooms:list, rooms:retrieve, rooms:create")
     create.add_argument("--domain", action="append", help="repeatable; default: any domain")
     create.add_argument("--json", action="store_true")
     create.set_defaults(run=cmd_applications_create)
@@ -267,6 +281,12 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("client_id", metavar="CLIENT_ID")
         sub.add_argument("domain", metavar="DOMAIN")
         sub.set_defaults(run=cmd_applications_domain, add=add)
+    for action, add in (("add-scope", True), ("remove-scope", False)):
+        sub = app_commands.add_parser(action)
+        sub.add_argument("client_id", metavar="CLIENT_ID")
+        sub.add_argument("scope", metavar="SCOPE")
+        sub.add_argument("--json", action="store_true")
+        sub.set_defaults(run=cmd_applications_scope, add=add)
 
     users = commands.add_parser("users", help="manage users")
     user_commands = users.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -12,7 +12,7 @@ import peewee
 
 from .base import MeetTable
 from .credentials import make_secret_hash
-from .db import database
+from .db import database, is_sqlite, write_transaction
 from .fields import ScopesField, TimestampField, now
 from .prepared import Prepared
 
@@ -28,6 +28,10 @@ _DOMAIN = re.compile(
 
 class UnknownScope(ValueError):
     """A scope Meet's applications cannot hold."""
+
+
+class LastScope(ValueError):
+    """A change that would leave an application no scope, and so no use for a token."""
 
 
 class InvalidDomain(ValueError):
@@ -117,6 +121,38 @@ class Application(MeetTable):
 
     def set_scopes(self, scopes: Iterable[str]) -> None:
         self._set(scopes=list(validated_scopes(scopes, default=())))
+
+    def grant_scope(self, scope: str) -> List[str]:
+        """After those held, so the token's `scope` claim keeps their order; returns the scopes held."""
+        validated_scopes([scope], default=())
+        return self._change_scopes(lambda held: held if scope in held else held + [scope])
+
+    def revoke_scope(self, scope: str) -> List[str]:
+        """Never the last one: a token without a scope could call nothing. Returns the scopes held."""
+        validated_scopes([scope], default=())
+
+        def without(held: List[str]) -> List[str]:
+            remaining = [s for s in held if s != scope]
+            if held and not remaining:
+                raise LastScope("an application needs at least one scope")
+            return remaining
+
+        return self._change_scopes(without)
+
+    def _change_scopes(self, change) -> List[str]:
+        """Change the stored list as it is now, its row locked: two operators granting at once
+        each keep the other's scope, and the scopes only Meet knows stay as they are."""
+        with write_transaction():
+            query = Application.select(Application.scopes).where(Application.id == self.id)
+            row = (query if is_sqlite() else query.for_update()).get_or_none()
+            if row is None:
+                raise UnknownApplication(self.client_id)
+            held = list(row.scopes or [])
+            changed = change(held)
+            if changed != held:
+                self._set(scopes=changed)
+        self.scopes = changed
+        return changed
 
     def _set(self, **columns) -> None:
         """Change only these columns: Meet's admin may be editing the others."""

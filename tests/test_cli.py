@@ -25,6 +25,8 @@ import models
 from models import Application, ApplicationDomain, ServerSetting, User
 from models.credentials import check_secret
 
+from .support.constants import SECRET_KEY, TOKEN_URL
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PROG = "meet-external"
 ALL_SCOPES = ["rooms:list", "rooms:retrieve", "rooms:create"]
@@ -185,6 +187,7 @@ def test_create_application_json_defaults_to_the_three_scopes(cli):
     assert not authenticates(created["client_id"], secret[:-1])
     assert secret not in stored_text()  # only its hash is kept
     assert DJANGO_HASH.fullmatch(application(created["client_id"]).client_secret)
+    assert application(created["client_id"]).scopes == ALL_SCOPES  # not rooms:update or rooms:delete
     assert row_counts()["meet_application"] == 1
 
 
@@ -197,6 +200,18 @@ def test_create_application_with_scopes_and_domains(cli):
         ["rooms:list", "rooms:create"], ["b.example.org", "example.com"])
     assert application(created["client_id"]).scopes == ["rooms:list", "rooms:create"]
     assert domains_of(created["client_id"]) == ["b.example.org", "example.com"]
+
+
+def test_create_application_with_the_scopes_granted_only_when_named(cli):
+    created = create_application(
+        cli, "--scope", "rooms:update", "--scope", "rooms:list", "--scope", "rooms:update",
+        "--scope", "rooms:delete", name="Editor",
+    )
+    client_id = created["client_id"]
+    assert created["scopes"] == ["rooms:update", "rooms:list", "rooms:delete"]
+    assert application(client_id).scopes == ["rooms:update", "rooms:list", "rooms:delete"]
+    assert succeeded(cli("applications", "list")) == (
+        f"{client_id}  active    rooms:update rooms:list rooms:delete  domains=-  Editor\n")
 
 
 def test_create_application_prints_the_credentials_once(cli):
@@ -302,6 +317,93 @@ def test_add_and_remove_domains(cli, credentials):
     assert domains_of(client_id) == []
 
 
+# --- applications add-scope / remove-scope ------------------------------------------------
+
+
+def test_add_and_remove_scopes(cli, credentials):
+    client_id = credentials.client_id
+
+    def scope(action: str, name: str) -> str:
+        return succeeded(cli("applications", action, client_id, name))
+
+    assert scope("add-scope", "rooms:update") == (
+        f"{client_id} scopes: rooms:list rooms:retrieve rooms:create rooms:update\n")
+    assert scope("add-scope", "rooms:delete") == (
+        f"{client_id} scopes: rooms:list rooms:retrieve rooms:create rooms:update rooms:delete\n")
+    assert application(client_id).scopes == [
+        "rooms:list", "rooms:retrieve", "rooms:create", "rooms:update", "rooms:delete"]
+    assert scope("remove-scope", "rooms:list") == (
+        f"{client_id} scopes: rooms:retrieve rooms:create rooms:update rooms:delete\n")
+    assert scope("remove-scope", "rooms:create") == (
+        f"{client_id} scopes: rooms:retrieve rooms:update rooms:delete\n")
+    assert application(client_id).scopes == ["rooms:retrieve", "rooms:update", "rooms:delete"]
+    assert succeeded(cli("applications", "list")) == (
+        f"{client_id}  active    rooms:retrieve rooms:update rooms:delete  domains=-  Test app\n")
+
+
+def test_adding_a_held_scope_or_removing_one_not_held_changes_nothing(cli, credentials):
+    client_id = credentials.client_id
+    before = database_rows()
+    assert succeeded(cli("applications", "add-scope", client_id, "rooms:retrieve")) == (
+        f"{client_id} scopes: rooms:list rooms:retrieve rooms:create\n")
+    assert succeeded(cli("applications", "remove-scope", client_id, "rooms:delete")) == (
+        f"{client_id} scopes: rooms:list rooms:retrieve rooms:create\n")
+    assert database_rows() == before
+    assert application(client_id).scopes == ALL_SCOPES
+
+
+def test_add_and_remove_scope_json(cli, credentials):
+    client_id = credentials.client_id
+    added = json.loads(succeeded(cli("applications", "add-scope", client_id, "rooms:update", "--json")))
+    assert list(added) == ["client_id", "scopes"]
+    assert added == {"client_id": client_id, "scopes": ALL_SCOPES + ["rooms:update"]}
+    removed = json.loads(succeeded(cli("applications", "remove-scope", client_id, "rooms:list", "--json")))
+    assert removed == {"client_id": client_id,
+                       "scopes": ["rooms:retrieve", "rooms:create", "rooms:update"]}
+    assert application(client_id).scopes == ["rooms:retrieve", "rooms:create", "rooms:update"]
+
+
+def test_the_last_scope_cannot_be_removed(cli, make_application):
+    client_id = make_application(scopes=["rooms:update"]).client_id
+    before = database_rows()
+    assert_refused(cli("applications", "remove-scope", client_id, "rooms:update"), 1,
+                   "an application needs at least one scope")
+    assert_refused(cli("applications", "remove-scope", client_id, "rooms:update", "--json"), 1,
+                   "an application needs at least one scope")
+    assert succeeded(cli("applications", "remove-scope", client_id, "rooms:list")) == (
+        f"{client_id} scopes: rooms:update\n")
+    assert database_rows() == before
+    assert application(client_id).scopes == ["rooms:update"]
+
+
+def test_scope_changes_keep_the_scopes_only_meet_knows(cli, credentials):
+    """Meet's admin may grant a scope this version does not know; a change here keeps it."""
+    client_id = credentials.client_id
+    with models.database.connection_context():
+        Application.update(scopes=["rooms:list", "rooms:archive"]).where(
+            Application.client_id == client_id).execute()
+    assert succeeded(cli("applications", "add-scope", client_id, "rooms:update")) == (
+        f"{client_id} scopes: rooms:list rooms:archive rooms:update\n")
+    assert succeeded(cli("applications", "remove-scope", client_id, "rooms:list")) == (
+        f"{client_id} scopes: rooms:archive rooms:update\n")
+    assert application(client_id).scopes == ["rooms:archive", "rooms:update"]
+
+
+def test_the_next_token_carries_the_scopes_granted_or_revoked(cli, client, credentials, user):
+    def token_scopes() -> tuple:
+        response = client.post(TOKEN_URL, json=credentials.token_request(user.email))
+        assert response.status_code == 200, response.text
+        body = response.json()
+        claims = jwt.decode(body["access_token"], SECRET_KEY, algorithms=["HS256"], issuer="lasuite-meet")
+        return body["scope"], claims["scope"]
+
+    succeeded(cli("applications", "add-scope", credentials.client_id, "rooms:update"))
+    granted = "rooms:list rooms:retrieve rooms:create rooms:update"
+    assert token_scopes() == (granted, granted)
+    succeeded(cli("applications", "remove-scope", credentials.client_id, "rooms:update"))
+    assert token_scopes() == ("rooms:list rooms:retrieve rooms:create",) * 2
+
+
 # --- users ---------------------------------------------------------------------------
 
 
@@ -377,6 +479,16 @@ BAD_INPUT = [
      "no application with client_id 'no-such-client'"),
     (["applications", "remove-domain", "no-such-client", "example.com"],
      "no application with client_id 'no-such-client'"),
+    (["applications", "add-scope", "no-such-client", "rooms:update"],
+     "no application with client_id 'no-such-client'"),
+    (["applications", "remove-scope", "no-such-client", "rooms:list", "--json"],
+     "no application with client_id 'no-such-client'"),
+    (["applications", "add-scope", "{client_id}", "rooms:destroy"],
+     f"unknown scope 'rooms:destroy' {KNOWN_SCOPES}"),
+    (["applications", "add-scope", "{client_id}", "rooms:update\nx", "--json"],
+     f"unknown scope 'rooms:update\\nx' {KNOWN_SCOPES}"),
+    (["applications", "remove-scope", "{client_id}", "rooms:destroy"],
+     f"unknown scope 'rooms:destroy' {KNOWN_SCOPES}"),
     (["applications", "add-domain", "{client_id}", "bad domain.org"], "invalid domain: 'bad domain.org'"),
     (["applications", "remove-domain", "{client_id}", "example..com"], "invalid domain: 'example..com'"),
     (["applications", "activate", "line\nbreak"], "no application with client_id 'line\\nbreak'"),
