@@ -1,4 +1,4 @@
-"""The audit log: one JSON line per event on standard error (CONTRACT §8.5)."""
+"""The audit log: one JSON line per event on standard error (docs/operators.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The `meet-external` command line (CONTRACT §7)."""
+"""The `meet-external` command line (docs/operators.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""ASGI middleware around Connexion: Host, bodies, media types, proxies, the file (CONTRACT §2, §6)."""
+"""ASGI middleware around Connexion: Host, bodies, media types, proxies, the file (docs/api-users.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`Idempotency-Key` on POST /rooms: safe retries (CONTRACT §8.2)."""
+"""`Idempotency-Key` on POST /rooms: safe retries (docs/api-users.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Standard OAuth2 token requests, adapted to the file's JSON body (CONTRACT §8.1).
+"""Standard OAuth2 token requests, adapted to the file's JSON body (docs/api-users.md).
 
 The file accepts only `application/json`. RFC 6749 clients send
 `application/x-www-form-urlencoded` (§4.4.2) and may authenticate with HTTP

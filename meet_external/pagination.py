@@ -1,4 +1,4 @@
-"""Absolute neighbour-page links for page-number pagination (CONTRACT §5)."""
+"""Absolute neighbour-page links for page-number pagination (docs/api-users.md)."""
 
 from __future__ import annotations
 

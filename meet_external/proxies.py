@@ -1,4 +1,4 @@
-"""Forwarded headers, honoured only from TRUSTED_PROXIES (CONTRACT §6, §8.3)."""
+"""Forwarded headers, honoured only from TRUSTED_PROXIES (docs/operators.md)."""
 
 from __future__ import annotations
 

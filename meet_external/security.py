@@ -1,4 +1,4 @@
-"""Bearer authentication for /rooms: header, JWT, scope, then the database (CONTRACT §4)."""
+"""Bearer authentication for /rooms: header, JWT, scope, then the database (docs/api-users.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What an access token holds, how it is signed, and how it is checked (CONTRACT §3, §4)."""
+"""What an access token holds, how it is signed, and how it is checked (docs/api-users.md)."""
 
 from __future__ import annotations
 

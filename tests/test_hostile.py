@@ -2,7 +2,7 @@
 and the real server process keeps serving afterwards.
 
 Malformed HTTP that the server software (uvicorn with httptools or h11) rejects before the
-app runs is exempt from the JSON rule (CONTRACT §2), but must still be a 4xx or a closed
+app runs is exempt from the JSON rule (docs/api-users.md), but must still be a 4xx or a closed
 connection. JWT attacks that tests/test_security.py does not already cover are at the end.
 """
 
@@ -329,7 +329,7 @@ def test_page_far_out_of_range_is_400(server, http, bearer, log_mark, query, fie
 
 @pytest.mark.parametrize("page", [63044881455, 10**30, 2**64 + 1], ids=["schemathesis's", "10^30", "2^64+1"])
 def test_a_huge_page_is_past_the_end(server, http, bearer, log_mark, page):
-    """Any integer page is valid (CONTRACT §5); the offset never reaches the database."""
+    """Any integer page is valid (docs/api-users.md); the offset never reaches the database."""
     http.post(ROOMS_URL, headers=bearer)
     response = http.get(f"{ROOMS_URL}?page={page}&page_size=100", headers=bearer)
     assert response.status_code == 200, response.text

@@ -1,4 +1,4 @@
-"""`Idempotency-Key` on POST /rooms (CONTRACT §8.2)."""
+"""`Idempotency-Key` on POST /rooms (docs/api-users.md)."""
 
 import concurrent.futures
 import datetime

@@ -1,4 +1,4 @@
-"""Secrets stay secret (issue 3, item 6; CONTRACT §2, §8.5).
+"""Secrets stay secret (issue 3, item 6; docs/api-users.md).
 
 A session that issues tokens, uses them and fails on the way (wrong secret, bad, forged
 and expired tokens, 400, 404, and on PostgreSQL a 503) runs against a real server process,

@@ -1,4 +1,4 @@
-"""Standard OAuth2 clients: form bodies and HTTP Basic on the token endpoint (CONTRACT §8.1)."""
+"""Standard OAuth2 clients: form bodies and HTTP Basic on the token endpoint (docs/api-users.md)."""
 
 import base64
 import urllib.parse

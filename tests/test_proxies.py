@@ -1,5 +1,5 @@
 """Forwarded headers from TRUSTED_PROXIES (meet_external/proxies.py): the client address, the
-scheme and the host, read from the right end, over every header line (CONTRACT §6, §8.3)."""
+scheme and the host, read from the right end, over every header line (docs/operators.md)."""
 
 import ipaddress
 import json

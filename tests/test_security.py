@@ -1,4 +1,4 @@
-"""Bearer tokens on /rooms: every row of CONTRACT §4, in order, then the scope check."""
+"""Bearer tokens on /rooms: every row of docs/api-users.md, in order, then the scope check."""
 
 import base64
 import json
@@ -108,7 +108,7 @@ def test_expired_token(client, mint, user, client_id):
 
 @pytest.mark.parametrize("audience", [None, "meet-clients"])
 def test_expired_with_a_wrong_issuer_or_audience_is_invalid(make_client, mint, user, client_id, audience):
-    """The issuer and audience row comes before the expiry row (CONTRACT §4)."""
+    """The issuer and audience row comes before the expiry row (docs/api-users.md)."""
     past = int(time.time()) - 60
     with make_client(jwt_audience=audience) as client:
         good_audience = {"aud": audience} if audience else {}

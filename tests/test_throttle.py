@@ -1,4 +1,4 @@
-"""The brute-force brake on the token endpoint (CONTRACT §8.3)."""
+"""The brute-force brake on the token endpoint (docs/api-users.md)."""
 
 import datetime
 import time

@@ -1,4 +1,4 @@
-"""POST /application/token/: every row of CONTRACT §3, in order, with exact bodies."""
+"""POST /application/token/: every row of docs/api-users.md, in order, with exact bodies."""
 
 import jwt
 import pytest

@@ -27,7 +27,7 @@ ENV_SCRIPTS = "MEET_PEER_SCRIPTS"  # the folder of setup.sh, start.sh, stop.sh, 
 SHELL_SCRIPT = pathlib.Path(__file__).with_name("meet_peer_shell.py")
 PEER_EMAIL = "alice@example.com"
 PEER_ROOMS = 2
-# The same settings on both sides (CONTRACT's names, Meet's defaults otherwise).
+# The same settings on both sides (the documented names, Meet's defaults otherwise).
 SHARED_SETTINGS = {
     "ROOM_TELEPHONY_ENABLED": "true",
     "APPLICATION_ALLOW_USER_CREATION": "true",
