@@ -28,7 +28,7 @@ from models.rooms import RoomPolicy
 from models.schema import require_servable
 from models.throttle import FailureBrake
 
-from . import audit, metrics, probes
+from . import audit, extension, metrics, probes
 from .config import Config
 from .context import EXTENSION, Services
 from .errors import error_handler
@@ -47,6 +47,8 @@ OPERATIONS: Dict[str, Callable] = {
     "listRooms": handlers.rooms.list_rooms,
     "createRoom": handlers.rooms.create_room,
     "retrieveRoom": handlers.rooms.retrieve_room,
+    "updateRoom": handlers.rooms.update_room,
+    "deleteRoom": handlers.rooms.delete_room,
 }
 
 
@@ -76,20 +78,21 @@ def with_database(handler: Callable) -> Callable:
     return run
 
 
-def spec_operations(spec: dict) -> Iterator[Tuple[str, str, dict]]:
-    """(path, method, operation) for every operation of the file."""
-    for path, item in spec["paths"].items():
-        for method, operation in item.items():
-            if isinstance(operation, dict) and "operationId" in operation:
-                yield path, method, operation
+def spec_operations(*specs: dict) -> Iterator[Tuple[str, str, dict]]:
+    """(path, method, operation) for every operation of the documents."""
+    for spec in specs:
+        for path, item in spec["paths"].items():
+            for method, operation in item.items():
+                if isinstance(operation, dict) and "operationId" in operation:
+                    yield path, method, operation
 
 
-def operation_resolver(spec: dict) -> Resolver:
-    """Maps each operationId to its handler, wrapped for the database.
+def operation_resolver(*specs: dict) -> Resolver:
+    """Maps each operationId of the documents to its handler, wrapped for the database.
 
     Fails at start-up, not at the first request, if an operation has no handler.
     """
-    for path, method, operation in spec_operations(spec):
+    for path, method, operation in spec_operations(*specs):
         if operation["operationId"] not in OPERATIONS:
             raise ResolverError(
                 f"no handler for operationId {operation['operationId']!r} ({method.upper()} {path})"
@@ -97,10 +100,16 @@ def operation_resolver(spec: dict) -> Resolver:
     return Resolver(function_resolver=lambda operation_id: with_database(OPERATIONS[operation_id]))
 
 
+def methods_by_path(spec: dict) -> Dict[str, list]:
+    return {path: [method for method in item if method != "parameters"]
+            for path, item in spec["paths"].items()}
+
+
 def create_app(config: Config) -> connexion.FlaskApp:
     """A ready Connexion app bound to the configured database."""
     raw_spec, spec = load_spec()
-    resolver = operation_resolver(spec)
+    raw_extension, extension_spec = extension.load_extension()
+    resolver = operation_resolver(spec, extension_spec)
     base_path = base_path_of(spec)
     token_path = f"{base_path}/application/token/"
     signer = TokenSigner(config)
@@ -121,10 +130,25 @@ def create_app(config: Config) -> connexion.FlaskApp:
     # it, and the token endpoint needs a pool of its own (meet_external/threads.py). The
     # private name holds in the Connexion range of setup.cfg (tests/test_app.py checks).
     app._middleware_app.asgi_app = HandlerThreads(app.app.wsgi_app, token_paths=(token_path,))
+    # The extension's Mount must come first: the file's, at the base path, would take every
+    # path under it, and hand the ones it has no operation for to Flask unauthenticated.
+    app.add_api(
+        extension.extension_path(),
+        base_path=base_path + extension.PREFIX,
+        resolver=resolver,
+        swagger_ui_options=connexion.options.SwaggerUIOptions(swagger_ui=False, serve_spec=False),
+    )
     app.add_api(
         spec_path(),
         resolver=resolver,
-        swagger_ui_options=connexion.options.SwaggerUIOptions(swagger_ui=True),
+        swagger_ui_options=connexion.options.SwaggerUIOptions(
+            swagger_ui=True,
+            swagger_ui_template_arguments={"urls": [
+                {"name": "Meet External API", "url": f"{base_path}/openapi.json"},
+                {"name": "Extensions",
+                 "url": f"{base_path}{extension.PREFIX}/openapi.json"},
+            ]},
+        ),
     )
     app.app.extensions[EXTENSION] = Services(
         config=config, signer=signer, room_policy=RoomPolicy.from_config(config),
@@ -134,7 +158,8 @@ def create_app(config: Config) -> connexion.FlaskApp:
         base_path=base_path,
     )
     probes.add_probes(app, layout)
-    routes = Routes(base_path, {path: list(item) for path, item in spec["paths"].items()})
+    routes = Routes(base_path, methods_by_path(spec), extensions=methods_by_path(extension_spec),
+                    extension_prefix=extension.PREFIX)
     handle_exception = error_handler(
         routes.allowed_methods, token_paths=(token_path, token_path.rstrip("/"))
     )
@@ -155,16 +180,21 @@ def create_app(config: Config) -> connexion.FlaskApp:
     app.add_middleware(VerbatimFile, MiddlewarePosition.BEFORE_SWAGGER,
                        path=f"{base_path}/openapi.yaml", content=raw_spec,
                        media_type="application/yaml")
+    for suffix, content, media_type in (("yaml", raw_extension, "application/yaml"),
+                                        ("json", extension.as_json(), "application/json")):
+        app.add_middleware(VerbatimFile, MiddlewarePosition.BEFORE_SWAGGER,
+                           path=f"{base_path}{extension.PREFIX}/openapi.{suffix}", content=content,
+                           media_type=media_type)
     if config.metrics_enabled:
-        _add_metrics(app, config, spec, base_path)
+        _add_metrics(app, config, (spec, extension_spec), base_path)
     return app
 
 
-def _add_metrics(app: connexion.FlaskApp, config: Config, spec: dict, base_path: str) -> None:
+def _add_metrics(app: connexion.FlaskApp, config: Config, specs: tuple, base_path: str) -> None:
     instruments = metrics.enable(config.metrics_dir)
     names = metrics.OperationNames(
         base_path,
-        [(path, method, operation["operationId"]) for path, method, operation in spec_operations(spec)],
+        [(path, method, operation["operationId"]) for path, method, operation in spec_operations(*specs)],
         routes={**probes.ROUTES, METRICS_PATH: "metrics"},
     )
     # Outermost but for Starlette's last-resort 500: answers of the error handler are counted.

@@ -15,6 +15,8 @@ import re
 import urllib.parse
 from typing import Mapping, Tuple
 
+from models.rooms import ACCESS_LEVELS
+
 JWT_ALGORITHMS = ("HS256", "HS384", "HS512")
 DEFAULT_DATABASE_URL = "sqlite:///meet_external.sqlite3"
 # The module the data layer (models/db.py) connects to PostgreSQL with, and what installs it.
@@ -63,6 +65,8 @@ class Config:
     telephony_pin_length: int = 10
     telephony_phone_number: str | None = None
     telephony_default_country: str = "US"
+    default_access_level: str = "trusted"
+    allow_public_access: bool = False
     token_rate_limit: RateLimit = RateLimit(10, 60)
     trusted_proxies: Tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     max_body_bytes: int = 1048576
@@ -114,6 +118,9 @@ class Config:
             ),
             telephony_phone_number=reader.text("ROOM_TELEPHONY_PHONE_NUMBER"),
             telephony_default_country=reader.text("ROOM_TELEPHONY_DEFAULT_COUNTRY") or "US",
+            default_access_level=reader.choice(
+                "EXTERNAL_API_DEFAULT_ACCESS_LEVEL", ACCESS_LEVELS, "trusted"),
+            allow_public_access=reader.boolean("EXTERNAL_API_ALLOW_PUBLIC_ACCESS", False),
             token_rate_limit=reader.rate("TOKEN_RATE_LIMIT", RateLimit(10, 60)),
             trusted_proxies=reader.networks("TRUSTED_PROXIES"),
             max_body_bytes=reader.integer("MAX_BODY_BYTES", 1048576, minimum=1),
@@ -121,6 +128,9 @@ class Config:
             metrics_dir=reader.text("PROMETHEUS_MULTIPROC_DIR"),
             workers=reader.integer("WEB_CONCURRENCY", 1, minimum=1),
         )
+        if config.default_access_level == "public" and not config.allow_public_access:
+            raise ConfigError("EXTERNAL_API_DEFAULT_ACCESS_LEVEL is public, but public rooms are"
+                              " disabled: set EXTERNAL_API_ALLOW_PUBLIC_ACCESS=true, or another level")
         _check_database_url(config.database_url, database_source)
         if config.database_url.startswith("postgres"):
             _check_postgres_driver()

@@ -45,3 +45,11 @@ def client_address() -> str:
 
 def header(name: str) -> str | None:
     return flask.request.headers.get(name)
+
+
+def no_content() -> flask.Response:
+    """A 204 with no body and no Content-Type (Connexion would add the operation's JSON type,
+    Flask its text/html)."""
+    response = flask.Response(status=204)
+    del response.headers["Content-Type"]
+    return response

@@ -8,11 +8,14 @@ import shlex
 
 import models
 from models import Application, User
+from models.applications import KNOWN_SCOPES
 from models.settings import ServerSetting
 
 from .config import Config
 
 DEMO_EMAIL = "demo@example.com"
+# Users the printed commands add to a room as its attendees.
+DEMO_ATTENDEES = ("ada@example.com", "grace@example.com")
 DEMO_APPLICATION = "Demo application"
 DEMO_KEY_SETTING = "demo_jwt_secret_key"
 
@@ -33,16 +36,22 @@ def demo_config(config: Config) -> Config:
 
 
 def seed_and_print(config: Config, host: str, port: int) -> None:
-    """Seed a demo user and application (idempotent), print their credentials and a ready curl."""
+    """Seed a demo user, its attendees and an application with every scope (idempotent), print
+    their credentials and ready curl commands."""
     user = User.by_email(DEMO_EMAIL) or User.create_user(DEMO_EMAIL)
+    for email in DEMO_ATTENDEES:
+        User.get_or_create_provisional(email)
     application = Application.get_or_none(Application.name == DEMO_APPLICATION)
     if application is None:
         application, secret = Application.register(
             DEMO_APPLICATION,
+            scopes=KNOWN_SCOPES,
             client_id_length=config.client_id_length,
             client_secret_length=config.client_secret_length,
         )
     else:
+        for scope in KNOWN_SCOPES:  # a demo database made before these scopes were served
+            application.grant_scope(scope)
         # Only a hash is stored, so the demo secret is renewed to be shown again.
         secret = application.rotate_secret(config.client_secret_length)
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
@@ -55,6 +64,9 @@ def seed_and_print(config: Config, host: str, port: int) -> None:
         "grant_type": "client_credentials",
         "scope": user.email,
     })
+    auth = '-H "Authorization: Bearer $TOKEN"'
+    as_json = "-H 'Content-Type: application/json'"
+    attendees = shlex.quote(json.dumps({"attendees": list(DEMO_ATTENDEES)}))
     print(
         "\nDemo mode: a demo user and application are ready (not for production).\n"
         f"  user:          {user.email}\n"
@@ -64,8 +76,14 @@ def seed_and_print(config: Config, host: str, port: int) -> None:
         f"  TOKEN=$(curl -s {base}/application/token/ -H 'Content-Type: application/json' \\\n"
         f"    -d {shlex.quote(body)} \\\n"
         "    | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')\n"
-        f"  curl -s -X POST {base}/rooms -H \"Authorization: Bearer $TOKEN\"\n"
-        f"  curl -s {base}/rooms -H \"Authorization: Bearer $TOKEN\"\n\n"
+        f"  curl -s -X POST {base}/rooms {auth}\n"
+        f"  curl -s {base}/rooms {auth}\n\n"
+        "Add two attendees to the newest room (they skip its lobby), list them, delete the room:\n\n"
+        f"  ROOM=$(curl -s '{base}/rooms?page_size=1' {auth} \\\n"
+        "    | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"results\"][0][\"id\"])')\n"
+        f"  curl -s -X PATCH {base}/rooms/$ROOM {auth} {as_json} -d {attendees}\n"
+        f"  curl -s -X PATCH {base}/rooms/$ROOM {auth} {as_json} -d '{{}}'\n"
+        f"  curl -s -X DELETE {base}/rooms/$ROOM {auth} -w '%{{http_code}}\\n'\n\n"
         f"API docs: {base}/ui/\n",
         flush=True,
     )

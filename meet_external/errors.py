@@ -1,4 +1,4 @@
-"""One error path: every exception becomes one of the JSON bodies of CONTRACT §2."""
+"""One error path: every exception becomes one of the JSON error bodies of docs/api-users.md."""
 
 from __future__ import annotations
 
@@ -15,7 +15,14 @@ from models import NotFound
 from models.db import DatabaseUnavailable
 from models.delegation import DelegationRefused
 from models.idempotency import IdempotencyInProgress, IdempotencyMismatch
-from models.rooms import RoomAllocationFailed
+from models.room_changes import (
+    InvalidAttendee,
+    NotDeletableHere,
+    NotRoomManager,
+    RoomStillReferenced,
+    UnknownAttendees,
+)
+from models.rooms import PublicRoomsDisabled, RoomAllocationFailed
 from models.schema import LayoutChanged
 
 from . import metrics
@@ -60,6 +67,11 @@ class ApiError(Exception):
         self.errors = errors
 
 
+def field_error(field: str, message: str) -> ApiError:
+    """A 400 that names the field, in the message and in `errors`, never repeating the input."""
+    return ApiError(400, f"{field}: {message}", errors={field: [message]})
+
+
 def as_api_error(exc: Exception) -> ApiError:
     """Map any exception to the ApiError the client sees."""
     if isinstance(exc, ApiError):
@@ -80,6 +92,19 @@ def as_api_error(exc: Exception) -> ApiError:
     if isinstance(exc, RoomAllocationFailed):
         return ApiError(503, "Could not allocate a unique room slug or PIN; try again.",
                         headers={"Retry-After": "1"})
+    if isinstance(exc, PublicRoomsDisabled):
+        return ApiError(400, "Public rooms are disabled for the external API.")
+    if isinstance(exc, InvalidAttendee):
+        return field_error(f"attendees.{exc.position}", "Must be a valid email.")
+    if isinstance(exc, UnknownAttendees):
+        messages = [f"No user has the email address of item {position}." for position in exc.positions]
+        return ApiError(400, f"attendees: {messages[0]}", errors={"attendees": messages})
+    if isinstance(exc, NotRoomManager):
+        return ApiError(403, "You do not have permission to update this room.")
+    if isinstance(exc, NotDeletableHere):
+        return ApiError(403, "Only rooms created by this application can be deleted by it.")
+    if isinstance(exc, RoomStillReferenced):
+        return ApiError(409, "This room has recordings in La Suite Meet; delete them there first.")
     if isinstance(exc, IdempotencyMismatch):
         return ApiError(422, "This Idempotency-Key was used with a different request body.")
     if isinstance(exc, IdempotencyInProgress):

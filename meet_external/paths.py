@@ -1,4 +1,4 @@
-"""Which paths the API serves: one rule for every path under the base path (CONTRACT §1, §2)."""
+"""Which paths the API serves: one rule for every path under the base path (docs/api-users.md)."""
 
 from __future__ import annotations
 
@@ -9,28 +9,38 @@ from .errors import ApiError
 from .path_templates import template_pattern
 
 # Connexion's own pages under the base path: the spec as JSON and YAML, and the Swagger UI
-# (`ui` redirects to `ui/`, whose files are flat: `ui/index.html`, `ui/swagger-ui.css`...).
-DOCUMENT_PATTERNS = (r"/openapi\.json", r"/openapi\.yaml", r"/ui", r"/ui/[^/]*")
+# (`ui` redirects to `ui/`, whose files are flat: `ui/index.html`, `ui/swagger-ui.css`...);
+# then the extension document (meet_external/extension.py).
+DOCUMENT_PATTERNS = (r"/openapi\.json", r"/openapi\.yaml", r"/ui", r"/ui/[^/]*",
+                     r"/extensions/openapi\.json", r"/extensions/openapi\.yaml")
 
 
 class Routes:
-    """The file's paths under the base path, the methods each one answers, and the documents."""
+    """The API's paths under the base path, the methods each one answers, and the documents.
+
+    `paths` are the file's; `extensions` those of the extension document, whose
+    operations Connexion serves under `extension_prefix` (meet_external/extension.py).
+    """
 
     def __init__(self, base_path: str, paths: Dict[str, Iterable[str]],
+                 extensions: Dict[str, Iterable[str]] | None = None, extension_prefix: str = "",
                  documents: Iterable[str] = DOCUMENT_PATTERNS):
         self.base_path = base_path.rstrip("/")
-        self.methods: List[Tuple[Pattern, Tuple[str, ...]]] = [
-            (template_pattern(self.base_path + path), _with_head(methods))
-            for path, methods in paths.items()
+        self.extension_base = self.base_path + extension_prefix
+        self.methods: List[Tuple[Pattern, Tuple[str, ...], bool]] = [
+            (template_pattern(self.base_path + path), _with_head(methods), extended)
+            for extended, group in ((False, paths), (True, extensions or {}))
+            for path, methods in group.items()
         ]
         self.documents = re.compile(
             "^" + re.escape(self.base_path) + "(?:" + "|".join(documents) + ")$")
 
-    def _methods(self, path: str) -> Tuple[str, ...]:
-        for pattern, methods in self.methods:
-            if pattern.match(path):
-                return methods
-        return ()
+    def _methods(self, path: str, extended: bool | None = None) -> Tuple[str, ...]:
+        found = set()
+        for pattern, methods, in_extension in self.methods:
+            if (extended is None or extended == in_extension) and pattern.match(path):
+                found.update(methods)
+        return tuple(sorted(found))
 
     def under_base_path(self, path: str) -> bool:
         return path == self.base_path or path.startswith(self.base_path + "/")
@@ -44,11 +54,15 @@ class Routes:
             return None
         return alias
 
-    def served_path(self, path: str) -> str | None:
-        """The path to route a request to: the file's spelling of a spec path, a document, or None."""
-        if self._methods(path) or self.documents.match(path):
+    def served_path(self, path: str, method: str = "GET") -> str | None:
+        """The path to route a request to: the spelling of a spec path (moved under the extension
+        prefix for the extension's operations), a document, or None."""
+        if self.documents.match(path):
             return path
-        return self.canonical(path)
+        served = path if self._methods(path) else self.canonical(path)
+        if served is not None and method in self._methods(served, extended=True):
+            return self.extension_base + served[len(self.base_path):]
+        return served
 
     def allowed_methods(self, path: str) -> Tuple[str, ...]:
         """The methods a path answers, under either spelling."""
@@ -67,9 +81,15 @@ class SpecPaths:
 
     The file says `/application/token/` and `/rooms`; the reference's clients
     use slashes, generated clients do not: either spelling is rewritten to the
-    file's before Connexion routes it, with no redirect. Any other path there
-    (`//rooms`, `/rooms//`, `/application/token//`) is a JSON 404 here, before
-    Starlette's or werkzeug's routers can answer it with a redirect of their own.
+    file's before Connexion routes it, with no redirect (and the extension's
+    operations to where Connexion serves them). Any other path there (`//rooms`,
+    `/rooms//`, `/application/token//`) is a JSON 404 here, before Starlette's or
+    werkzeug's routers can answer it with a redirect of their own.
+
+    OPTIONS is a 204 without `Allow` (RFC 9110 §9.3.7 makes it optional): the
+    methods of `/rooms/{id}` are described by two documents, and an `Allow` of all
+    of them contradicts the file while one of the file's hides the extension
+    (docs/contract-decisions.md, OPTIONS).
     """
 
     def __init__(self, app, routes: Routes):
@@ -78,9 +98,13 @@ class SpecPaths:
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and self.routes.under_base_path(scope["path"]):
-            served = self.routes.served_path(scope["path"])
+            served = self.routes.served_path(scope["path"], scope["method"])
             if served is None:
                 raise ApiError(404, "Not found.")
+            if scope["method"] == "OPTIONS":
+                await send({"type": "http.response.start", "status": 204, "headers": []})
+                await send({"type": "http.response.body", "body": b""})
+                return
             if served != scope["path"]:
                 scope = dict(scope, path=served, raw_path=served.encode())
         await self.app(scope, receive, send)

@@ -34,6 +34,10 @@ class RoomAllocationFailed(Exception):
     """No free slug or PIN was found; nothing was stored."""
 
 
+class PublicRoomsDisabled(Exception):
+    """A public room was asked for, and EXTERNAL_API_ALLOW_PUBLIC_ACCESS is off."""
+
+
 @dataclasses.dataclass(frozen=True)
 class RoomPolicy:
     """The settings that shape a new room and a room's public body."""
@@ -45,6 +49,14 @@ class RoomPolicy:
     phone_number: str | None = None
     default_country: str = "US"
     default_access_level: str = "trusted"
+    allow_public_access: bool = False
+
+    def access_level(self, requested: str | None) -> str:
+        """The access level of a room created or updated with `requested` (None: unchanged/default)."""
+        level = requested or self.default_access_level
+        if requested == "public" and not self.allow_public_access:
+            raise PublicRoomsDisabled()
+        return level
 
     @property
     def allocates_pins(self) -> bool:
@@ -60,7 +72,8 @@ class RoomPolicy:
             pin_length=config.telephony_pin_length,
             phone_number=config.telephony_phone_number,
             default_country=config.telephony_default_country,
-            default_access_level=getattr(config, "default_access_level", "trusted"),
+            default_access_level=config.default_access_level,
+            allow_public_access=config.allow_public_access,
         )
 
 

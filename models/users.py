@@ -6,6 +6,7 @@ import re
 import secrets
 import string
 import uuid
+from typing import Dict, Iterable
 
 import peewee
 
@@ -87,6 +88,18 @@ class User(MeetTable):
         return _BY_EMAIL.first(cls, email)
 
     @classmethod
+    def by_emails(cls, emails: Iterable[str]) -> Dict[str, User]:
+        """by_email for many emails in one statement: lower-cased email -> its user, if any."""
+        lowered = sorted({email.lower() for email in emails})
+        if not lowered:
+            return {}
+        found: Dict[str, User] = {}
+        for user in (cls.select().where(peewee.fn.LOWER(cls.email).in_(lowered))
+                     .order_by(*_PREFERRED_FIRST)):
+            found.setdefault(user.email.lower(), user)
+        return found
+
+    @classmethod
     def create_user(cls, email: str, active: bool = True) -> User:
         """A user as Meet provisions one: no `sub` (linked at first OIDC login), unusable password."""
         email = validated_email(email)
@@ -120,9 +133,11 @@ class User(MeetTable):
 User.add_index(User.index(peewee.fn.LOWER(User.email), unique=True, where=User.sub.is_null(),
                           name="unique_email_when_sub_is_null"))
 
+# Of several users with one email, the one the person logs in with (a `sub`), then the oldest.
+_PREFERRED_FIRST = (User.sub.is_null(), User.created_at, User.id)
 # The project's own index (models/schema.py) serves this lookup on every Meet version.
 _BY_EMAIL = Prepared(lambda: (
     User.select()
     .where(peewee.fn.LOWER(User.email) == peewee.fn.LOWER(""))
-    .order_by(User.sub.is_null(), User.created_at, User.id)
+    .order_by(*_PREFERRED_FIRST)
 ))

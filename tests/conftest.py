@@ -4,6 +4,7 @@ the real app through Connexion's test client, and small factories."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import time
 import uuid
@@ -12,6 +13,7 @@ import jwt
 import pytest
 
 import models
+from meet_external import audit
 from meet_external.app import create_app
 from meet_external.config import Config
 from models import Application, User
@@ -64,6 +66,21 @@ def row_counts() -> dict:
     """Rows in each of the project's tables, by table name."""
     with models.database.connection_context():
         return {model._meta.table_name: model.select().count() for model in models.ALL_MODELS}
+
+
+@pytest.fixture
+def audit_lines():
+    """The audit log's lines, as they are written, while the test runs."""
+    lines = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            lines.append(record.getMessage())
+
+    handler = Collect()
+    audit.logger.addHandler(handler)
+    yield lines
+    audit.logger.removeHandler(handler)
 
 
 @pytest.fixture

@@ -9,14 +9,23 @@ from connexion.exceptions import ResolverError
 import meet_external.app
 from meet_external import threads
 from meet_external.app import create_app, load_spec, spec_operations
+from meet_external.extension import load_extension
 from meet_external.threads import HandlerThreads
 
 from .support.constants import API
 
 
-def test_every_operation_of_the_file_has_a_handler():
+def test_every_operation_of_the_file_and_the_extension_has_a_handler():
     _, spec = load_spec()
-    assert {op["operationId"] for _, _, op in spec_operations(spec)} == set(meet_external.app.OPERATIONS)
+    _, extension = load_extension()
+    assert {op["operationId"] for _, _, op in spec_operations(spec, extension)} == set(
+        meet_external.app.OPERATIONS)
+
+
+def test_an_extension_operation_without_handler_stops_start_up(base_config, monkeypatch):
+    monkeypatch.delitem(meet_external.app.OPERATIONS, "deleteRoom")
+    with pytest.raises(ResolverError, match=r"'deleteRoom' \(DELETE /rooms/\{id\}\)"):
+        create_app(base_config)
 
 
 def test_an_operation_without_handler_stops_start_up(base_config, monkeypatch):

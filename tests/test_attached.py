@@ -16,6 +16,7 @@ import pytest
 from psycopg.rows import dict_row
 
 import models
+from models.applications import KNOWN_SCOPES
 from models.schema import SchemaError
 
 from .support import postgres
@@ -248,3 +249,50 @@ def test_a_meet_migration_after_start_up_makes_the_probes_say_restart(make_clien
         assert (response.status_code, response.json()) == (503, {
             "detail": "The database's layout changed since this server started (La Suite Meet was "
                       "migrated): restart meet-external."})
+
+
+def test_attendees_are_meet_members_and_a_room_with_recordings_is_kept(meet, layout, make_client,
+                                                                      make_user):
+    alice, bob = make_user("alice@example.org"), make_user("bob@example.org")
+    client_id = insert_django_application(meet, layout, "s3cret", scopes=list(KNOWN_SCOPES))
+    with make_client(database_url=meet, allow_user_creation=True, fresh=True) as client:
+        token = client.post(TOKEN_URL, json=token_request(client_id, "s3cret", alice.email)).json()
+        auth = {"Authorization": f"Bearer {token['access_token']}"}
+        room = client.post(ROOMS_URL, headers=auth).json()
+        url = f"{ROOMS_URL}/{room['id']}"
+        patched = client.patch(url, headers=auth, json={
+            "attendees": ["bob@example.org", "carol@example.org"], "access_level": "restricted",
+            "configuration": {"everyone_can_mute": False}})
+        recording = uuid.uuid4()
+        columns = "id, created_at, updated_at, status, room_id, mode"
+        values = "%s, now(), now(), 'saved', %s, 'screen_recording'"
+        if rows(meet, "SELECT 1 FROM information_schema.columns WHERE table_name = 'meet_recording'"
+                      " AND column_name = 'options'"):  # a later migration's NOT NULL column
+            columns, values = columns + ", options", values + ", '{}'"
+        with psycopg.connect(meet, autocommit=True) as connection:
+            connection.execute(f"INSERT INTO meet_recording ({columns}) VALUES ({values})",
+                               (recording, room["id"]))
+        kept = client.delete(url, headers=auth)
+        postgres.run_sql(meet, [f"DELETE FROM meet_recording WHERE id = '{recording}'"])
+        (stored,) = rows(meet, "SELECT * FROM meet_room WHERE resource_id = %s", room["id"])
+        members = rows(meet, "SELECT u.email, a.created_at, a.updated_at FROM meet_resource_access a "
+                             "JOIN meet_user u ON u.id = a.user_id WHERE a.resource_id = %s AND "
+                             "a.role = 'member' ORDER BY u.email", room["id"])
+        deleted = client.delete(url, headers=auth)
+
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["attendees"] == ["bob@example.org", "carol@example.org"]
+    assert (stored["access_level"], stored["configuration"]) == ("restricted", {"everyone_can_mute": False})
+    assert [member["email"] for member in members] == ["bob@example.org", "carol@example.org"]
+    assert all(member["created_at"] == member["updated_at"] for member in members)
+    (carol,) = rows(meet, "SELECT sub, is_active FROM meet_user WHERE email = 'carol@example.org'")
+    assert carol == {"sub": None, "is_active": True}
+    assert (kept.status_code, kept.json()) == (
+        409, {"detail": "This room has recordings in La Suite Meet; delete them there first."})
+    assert deleted.status_code == 204
+    for table, column in (("meet_room", "resource_id"), ("meet_resource", "id"),
+                          ("meet_resource_access", "resource_id"),
+                          ("meet_external_room_creations", "room_id")):
+        assert rows(meet, f"SELECT 1 FROM {table} WHERE {column} = %s", room["id"]) == [], table
+    assert rows(meet, "SELECT email FROM meet_user WHERE email = 'bob@example.org'") == [
+        {"email": bob.email}]

@@ -1,30 +1,13 @@
-"""The audit log: one JSON line per event, known fields only, no secrets (CONTRACT §8.5)."""
+"""The audit log: one JSON line per event, known fields only, no secrets (docs/operators.md)."""
 
 import hashlib
 import json
-import logging
 import re
-
-import pytest
 
 from meet_external import audit
 from meet_external.config import RateLimit
 
 from .conftest import ROOMS_URL, TOKEN_URL
-
-
-@pytest.fixture
-def audit_lines():
-    lines = []
-
-    class Collect(logging.Handler):
-        def emit(self, record):
-            lines.append(record.getMessage())
-
-    handler = Collect()
-    audit.logger.addHandler(handler)
-    yield lines
-    audit.logger.removeHandler(handler)
 
 
 def events(lines):
@@ -72,7 +55,7 @@ def fingerprint(value: str) -> str:
 
 
 def test_an_unknown_client_id_is_logged_only_as_a_fingerprint(client, credentials, user, audit_lines):
-    """It may be a secret pasted in the wrong field (CONTRACT §8.5)."""
+    """It may be a secret pasted in the wrong field (docs/operators.md)."""
     pasted = credentials.client_secret
     client.post(TOKEN_URL, json=credentials.token_request(user.email, client_id=pasted))
     logged = events(audit_lines)

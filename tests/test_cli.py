@@ -1,4 +1,4 @@
-"""The command line (CONTRACT §7), run as an operator runs it: one real process per command,
+"""The command line (docs/operators.md), run as an operator runs it: one real process per command,
 on the test database (DATABASE_URL from the `database_url` fixture)."""
 
 from __future__ import annotations
@@ -596,22 +596,34 @@ def demo_credentials(output: str) -> dict:
 
 
 def demo_commands(output: str) -> tuple:
-    """The printed token request (the curl inside `TOKEN=$(...)`) and the two room commands."""
-    lines = [line.strip() for line in output.replace("\\\n", " ").splitlines()]
-    (token_line,) = [line for line in lines if line.startswith("TOKEN=$(curl ")]
-    token_curl, extract = (part.strip() for part in token_line[len("TOKEN=$("):].split(" | ", 1))
+    """The printed token request (the curl inside `TOKEN=$(...)`) and the room commands."""
+    token_curl, extract = captured_curl(output, "TOKEN")
     assert extract == """python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')"""
-    return token_curl, [line for line in lines if line.startswith("curl ")]
+    return token_curl, [line for line in printed_lines(output) if line.startswith("curl ")]
 
 
-def run_curl(command: str, token: str = "") -> requests.Response:
-    """Do what the printed curl command line does (the options the demo uses: -s -X -H -d)."""
-    words = [word.replace("$TOKEN", token) for word in shlex.split(command)]
+def printed_lines(output: str) -> list:
+    return [line.strip() for line in output.replace("\\\n", " ").splitlines()]
+
+
+def captured_curl(output: str, variable: str) -> tuple:
+    """The curl of the printed `VARIABLE=$(curl ... | python3 ...)` line, and its python3 part."""
+    (line,) = [line for line in printed_lines(output) if line.startswith(f"{variable}=$(curl ")]
+    curl, extract = (part.strip() for part in line[len(f"{variable}=$("):].split(" | ", 1))
+    return curl, extract
+
+
+def run_curl(command: str, token: str = "", room: str = "") -> requests.Response:
+    """Do what the printed curl command line does (the options the demo uses: -s -X -H -d -w)."""
+    words = [word.replace("$TOKEN", token).replace("$ROOM", room) for word in shlex.split(command)]
     assert words[0] == "curl"
     method, url, headers, data = None, None, {}, None
     options = iter(words[1:])
     for word in options:
         if word == "-s":
+            continue
+        if word == "-w":  # what curl prints after the body: the demo's is the status code
+            assert next(options) == "%{http_code}\\n"
             continue
         if word == "-X":
             method = next(options)
@@ -652,10 +664,18 @@ def test_serve_demo_prints_commands_that_work(database_url, tmp_path):
             "curl", "-s", f"{base}/application/token/", "-H", "Content-Type: application/json",
             "-d", json.dumps(request_body),
         ]
+        auth = '-H "Authorization: Bearer $TOKEN"'
         assert room_curls == [
-            f'curl -s -X POST {base}/rooms -H "Authorization: Bearer $TOKEN"',
-            f'curl -s {base}/rooms -H "Authorization: Bearer $TOKEN"',
+            f"curl -s -X POST {base}/rooms {auth}",
+            f"curl -s {base}/rooms {auth}",
+            f"curl -s -X PATCH {base}/rooms/$ROOM {auth} -H 'Content-Type: application/json'"
+            """ -d '{"attendees": ["ada@example.com", "grace@example.com"]}'""",
+            f"curl -s -X PATCH {base}/rooms/$ROOM {auth} -H 'Content-Type: application/json' -d '{{}}'",
+            f"curl -s -X DELETE {base}/rooms/$ROOM {auth} -w '%{{http_code}}\\n'",
         ]
+        room_curl, extract = captured_curl(output, "ROOM")
+        assert room_curl == f"curl -s '{base}/rooms?page_size=1' {auth}"
+        assert extract == """python3 -c 'import json,sys; print(json.load(sys.stdin)["results"][0]["id"])')"""
         assert output.endswith(f"\nAPI docs: {base}/ui/\n\n")
         wait_until_serving(process, port, tmp_path)
 
@@ -663,7 +683,7 @@ def test_serve_demo_prints_commands_that_work(database_url, tmp_path):
         assert token_response.status_code == 200, token_response.text
         body = token_response.json()
         assert (body["token_type"], body["expires_in"], body["scope"]) == (
-            "Bearer", 3600, "rooms:list rooms:retrieve rooms:create")
+            "Bearer", 3600, "rooms:list rooms:retrieve rooms:create rooms:update rooms:delete")
 
         created = run_curl(room_curls[0], body["access_token"])
         assert created.status_code == 201, created.text
@@ -675,10 +695,21 @@ def test_serve_demo_prints_commands_that_work(database_url, tmp_path):
         listed = run_curl(room_curls[1], body["access_token"])
         assert listed.status_code == 200, listed.text
         assert (listed.json()["count"], listed.json()["results"]) == (1, [room])
+
+        newest = run_curl(room_curl, body["access_token"]).json()["results"][0]["id"]
+        assert newest == room["id"]
+        with_attendees = {**room, "attendees": ["ada@example.com", "grace@example.com"]}
+        for command in room_curls[2:4]:  # add the two attendees, then list them
+            answer = run_curl(command, body["access_token"], newest)
+            assert (answer.status_code, answer.json()) == (200, with_attendees)
+        deleted = run_curl(room_curls[4], body["access_token"], newest)
+        assert (deleted.status_code, deleted.content) == (204, b"")
+        assert run_curl(room_curls[1], body["access_token"]).json()["count"] == 0
     assert process.returncode is not None
 
     with models.database.connection_context():
-        assert [u.email for u in User.select()] == ["demo@example.com"]
+        assert sorted(u.email for u in User.select()) == [
+            "ada@example.com", "demo@example.com", "grace@example.com"]
         assert [a.name for a in Application.select()] == ["Demo application"]
         assert ServerSetting.select().where(ServerSetting.name == "demo_jwt_secret_key").count() == 1
 
@@ -701,7 +732,7 @@ def test_serve_demo_twice_keeps_one_user_one_application_and_the_key(database_ur
     assert authenticates(second["client_id"], second["client_secret"])
     # The second run's token request verified the secret once, and cached that.
     assert row_counts() == {**counts, "meet_external_verified_secrets": 1}
-    assert (counts["meet_user"], counts["meet_application"], counts["meet_external_settings"]) == (1, 1, 1)
+    assert (counts["meet_user"], counts["meet_application"], counts["meet_external_settings"]) == (3, 1, 1)
     with models.database.connection_context():
         assert ServerSetting.get(ServerSetting.name == "demo_jwt_secret_key").value == key
     # The kept key is the one the second server signs with.

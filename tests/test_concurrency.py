@@ -1,9 +1,10 @@
-"""Concurrent creates against a real server: nothing lost, nothing twice (CONTRACT §5, §8.6).
+"""Concurrent creates against a real server: nothing lost, nothing twice (docs/api-users.md).
 
 8 clients create 200 rooms at once, each with its own token from the server,
 against `serve` and `serve --workers 2`, on the run's database (SQLite or
 PostgreSQL). Every 201 must be listed afterwards, exactly once, with its own
-slug and PIN; no request may fail.
+slug and PIN; no request may fail. A PATCH and a DELETE of one room, or two
+PATCHes, sent at once to two workers end with one of them applied whole.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pytest
 
 import models
 from models import Resource, ResourceAccess, Room, RoomCreation
+from models.applications import KNOWN_SCOPES
 
 from .support.constants import ROOMS_URL, TOKEN_URL
 from .support.server import ServerProcess
@@ -105,3 +107,75 @@ def test_concurrent_creates_are_each_stored_and_listed_once(database_url, tmp_pa
     assert "Traceback" not in log
     audited = [json.loads(line) for line in log.splitlines() if '"room.created"' in line]
     assert sorted(event["room_id"] for event in audited) == sorted(created)
+
+
+ROOM_RACES = 12
+
+
+def race(server: ServerProcess, requests: list) -> list:
+    """Send the (method, url, headers, json) requests at once, each on its own connection."""
+    barrier = threading.Barrier(len(requests), timeout=60)
+
+    def send(request):
+        method, url, headers, body = request
+        with httpx.Client(base_url=server.url, timeout=TIMEOUT, limits=NO_KEEPALIVE) as http:
+            barrier.wait()
+            return http.request(method, url, headers=headers, json=body)
+
+    with ThreadPoolExecutor(len(requests)) as pool:
+        return list(pool.map(send, requests))
+
+
+@pytest.fixture
+def racing_rooms(make_application, make_user, user):
+    """An application with every scope, and three users to be attendees."""
+    for name in ("bob", "carol", "dave"):
+        make_user(f"{name}@example.org")
+    return make_application(scopes=KNOWN_SCOPES)
+
+
+def members(room_id: str) -> set:
+    with models.database.connection_context():
+        return {access.user.email for access in ResourceAccess.select().where(
+            (ResourceAccess.resource == room_id) & (ResourceAccess.role == "member"))}
+
+
+def test_a_patch_and_a_delete_of_one_room_end_with_one_of_them_whole(database_url, tmp_path,
+                                                                      racing_rooms, user):
+    with ServerProcess(database_url, workers=2) as server:
+        server.start(str(tmp_path / "server.log"))
+        with httpx.Client(base_url=server.url, timeout=TIMEOUT) as http:
+            headers = {"Authorization": f"Bearer {fetch_token(http, racing_rooms, user.email)}"}
+            rooms = [http.post(ROOMS_URL, headers=headers).json()["id"] for _ in range(ROOM_RACES)]
+        change = {"attendees": ["bob@example.org", "carol@example.org"], "access_level": "restricted"}
+        outcomes = []
+        for room_id in rooms:
+            url = f"{ROOMS_URL}/{room_id}"
+            patched, deleted = race(server, [("PATCH", url, headers, change), ("DELETE", url, headers, None)])
+            outcomes.append((patched.status_code, deleted.status_code))
+        log = server.log()
+
+    # The delete always wins in the end; the patch came first (200) or found no room (404).
+    assert set(outcomes) <= {(200, 204), (404, 204)}, outcomes
+    with models.database.connection_context():
+        for model, column in ((Room, Room.resource), (Resource, Resource.id),
+                              (ResourceAccess, ResourceAccess.resource),
+                              (RoomCreation, RoomCreation.room_id)):
+            assert model.select().where(column.in_(rooms)).count() == 0, model
+    assert "Traceback" not in log
+
+
+def test_two_patches_of_one_room_leave_one_list_whole(database_url, tmp_path, racing_rooms, user):
+    lists = (["bob@example.org", "carol@example.org"], ["dave@example.org"])
+    with ServerProcess(database_url, workers=2) as server:
+        server.start(str(tmp_path / "server.log"))
+        with httpx.Client(base_url=server.url, timeout=TIMEOUT) as http:
+            headers = {"Authorization": f"Bearer {fetch_token(http, racing_rooms, user.email)}"}
+            rooms = [http.post(ROOMS_URL, headers=headers).json()["id"] for _ in range(ROOM_RACES)]
+        for room_id in rooms:
+            url = f"{ROOMS_URL}/{room_id}"
+            answers = race(server, [("PATCH", url, headers, {"attendees": wanted}) for wanted in lists])
+            assert [answer.status_code for answer in answers] == [200, 200], [a.text for a in answers]
+            assert members(room_id) in ({*lists[0]}, {*lists[1]})
+        log = server.log()
+    assert "Traceback" not in log

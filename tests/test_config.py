@@ -34,6 +34,8 @@ def test_defaults_of_the_contract():
         config.token_rate_limit,
         config.trusted_proxies,
         config.max_body_bytes,
+        config.default_access_level,
+        config.allow_public_access,
     ) == (
         "sqlite:///meet_external.sqlite3",
         None,
@@ -53,6 +55,8 @@ def test_defaults_of_the_contract():
         RateLimit(attempts=10, window_seconds=60),
         (),
         1048576,
+        "trusted",
+        False,
     )
 
 
@@ -63,7 +67,8 @@ def test_blank_values_mean_the_default():
         "APPLICATION_ALLOW_USER_CREATION", "APPLICATION_CLIENT_ID_LENGTH",
         "APPLICATION_CLIENT_SECRET_LENGTH", "ROOM_TELEPHONY_ENABLED", "ROOM_TELEPHONY_PIN_LENGTH",
         "ROOM_TELEPHONY_PHONE_NUMBER", "ROOM_TELEPHONY_DEFAULT_COUNTRY", "TOKEN_RATE_LIMIT",
-        "TRUSTED_PROXIES", "MAX_BODY_BYTES",
+        "TRUSTED_PROXIES", "MAX_BODY_BYTES", "EXTERNAL_API_DEFAULT_ACCESS_LEVEL",
+        "EXTERNAL_API_ALLOW_PUBLIC_ACCESS",
     )}
     assert Config.from_env(blank) == Config()
 
@@ -88,6 +93,8 @@ def test_every_setting_is_read():
         "TOKEN_RATE_LIMIT": "5/second",
         "TRUSTED_PROXIES": "10.0.0.1",
         "MAX_BODY_BYTES": "2048",
+        "EXTERNAL_API_DEFAULT_ACCESS_LEVEL": "restricted",
+        "EXTERNAL_API_ALLOW_PUBLIC_ACCESS": "true",
     })
     assert config == Config(
         database_url="postgresql://meet:pw@db.internal:5433/meet",
@@ -108,6 +115,8 @@ def test_every_setting_is_read():
         token_rate_limit=RateLimit(5, 1),
         trusted_proxies=(ipaddress.ip_network("10.0.0.1/32"),),
         max_body_bytes=2048,
+        default_access_level="restricted",
+        allow_public_access=True,
     )
 
 
@@ -195,6 +204,15 @@ BAD_VALUES = [
      "DATABASE_URL is not a valid URL (check its host and port)"),
     ("DATABASE_URL", "postgresql://meet:pw@[db/meet",
      "DATABASE_URL is not a valid URL (check its host and port)"),
+    ("EXTERNAL_API_DEFAULT_ACCESS_LEVEL", "private", "EXTERNAL_API_DEFAULT_ACCESS_LEVEL must be one of"
+                                                     " public, trusted, restricted, got 'private'"),
+    ("EXTERNAL_API_DEFAULT_ACCESS_LEVEL", "Trusted", "EXTERNAL_API_DEFAULT_ACCESS_LEVEL must be one of"
+                                                     " public, trusted, restricted, got 'Trusted'"),
+    ("EXTERNAL_API_DEFAULT_ACCESS_LEVEL", "public",
+     "EXTERNAL_API_DEFAULT_ACCESS_LEVEL is public, but public rooms are disabled: set"
+     " EXTERNAL_API_ALLOW_PUBLIC_ACCESS=true, or another level"),
+    ("EXTERNAL_API_ALLOW_PUBLIC_ACCESS", "sometimes",
+     "EXTERNAL_API_ALLOW_PUBLIC_ACCESS must be true or false, got 'sometimes'"),
     # A newline in the value cannot break the message into two lines.
     ("APPLICATION_JWT_ALG", "HS256\nHS512", "APPLICATION_JWT_ALG must be one of HS256, HS384, HS512,"
                                            " got 'HS256\\nHS512'"),
@@ -214,6 +232,12 @@ def test_a_refused_database_url_never_shows_its_password():
     with pytest.raises(ConfigError) as refused:
         Config.from_env({"DATABASE_URL": "postgresql://meet:s3cr3t-pw@db:port/meet"})
     assert "s3cr3t-pw" not in str(refused.value)
+
+
+def test_public_rooms_by_default_once_allowed():
+    config = Config.from_env({"EXTERNAL_API_DEFAULT_ACCESS_LEVEL": "public",
+                              "EXTERNAL_API_ALLOW_PUBLIC_ACCESS": "true"})
+    assert (config.default_access_level, config.allow_public_access) == ("public", True)
 
 
 def test_the_signing_key_is_required_to_serve():

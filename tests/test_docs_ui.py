@@ -118,8 +118,8 @@ class SwaggerPage(html.parser.HTMLParser):
             self.operations[-1][self._reading] += data
 
 
-def expected_operations() -> Tuple[str, Set[Tuple[str, str, str]]]:
-    spec = yaml.safe_load((ROOT / "openapi.yaml").read_bytes())
+def expected_operations(document: pathlib.Path) -> Tuple[str, Set[Tuple[str, str, str]]]:
+    spec = yaml.safe_load(document.read_bytes())
     operations = {
         (method.upper(), path, operation["summary"])
         for path, item in spec["paths"].items()
@@ -154,26 +154,44 @@ def test_swagger_ui_renders_the_title_and_the_four_operations(chromium, server, 
     url = f"{server.url}{API}/ui/"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     SCREENSHOT.unlink(missing_ok=True)
-
     shot = run_chromium(chromium, tmp_path / "profile-shot", "--hide-scrollbars",
                         f"--window-size={WINDOW[0]},{WINDOW[1]}", f"--screenshot={SCREENSHOT}", url)
-    dump = run_chromium(chromium, tmp_path / "profile-dom", "--dump-dom", url)
     print(f"\nSwagger UI screenshot: {SCREENSHOT}")
-
     assert shot.returncode == 0, shot.stderr.decode(errors="replace")[-2000:]
     assert SCREENSHOT.is_file(), shot.stderr.decode(errors="replace")[-2000:]
     assert png_size(SCREENSHOT) == WINDOW
-    assert dump.returncode == 0, dump.stderr.decode(errors="replace")[-2000:]
-    dom = dump.stdout.decode("utf-8", errors="replace")
-    page = SwaggerPage()
-    page.feed(dom)
 
-    title, operations = expected_operations()
+    page, dom = rendered_page(chromium, tmp_path / "profile-dom", url)
+    title, operations = expected_operations(ROOT / "openapi.yaml")
     assert title == "Meet External API"
     assert len(operations) == 4
     assert page.title.strip() == title, dom[-3000:]
     rendered = {(op["method"].strip(), op["path"], op["summary"].strip()) for op in page.operations}
     assert rendered == operations, f"rendered operations: {page.operations}"
-    # The UI read the spec from this server, not from a default URL.
+    # The UI read the spec from this server, not from a default URL, and offers both documents.
     assert f"{API}/openapi.json" in dom
     assert "Failed to load API definition" not in dom
+    assert ">Meet External API</option>" in dom and ">Extensions</option>" in dom
+
+
+def test_swagger_ui_switches_to_the_extension_document(chromium, server, tmp_path):
+    # The top bar's selector sets `urls.primaryName`; the same query opens that document.
+    url = f"{server.url}{API}/ui/?urls.primaryName=Extensions"
+    page, dom = rendered_page(chromium, tmp_path / "profile-extension", url)
+
+    title, operations = expected_operations(ROOT / "meet_external" / "openapi-extensions.yaml")
+    assert operations == {("PATCH", "/rooms/{id}", "Update a room"),
+                          ("DELETE", "/rooms/{id}", "Delete a room")}
+    assert page.title.strip() == title, dom[-3000:]
+    rendered = {(op["method"].strip(), op["path"], op["summary"].strip()) for op in page.operations}
+    assert rendered == operations, f"rendered operations: {page.operations}"
+    assert "Failed to load API definition" not in dom
+
+
+def rendered_page(chromium: str, profile: pathlib.Path, url: str) -> Tuple[SwaggerPage, str]:
+    dump = run_chromium(chromium, profile, "--dump-dom", url)
+    assert dump.returncode == 0, dump.stderr.decode(errors="replace")[-2000:]
+    dom = dump.stdout.decode("utf-8", errors="replace")
+    page = SwaggerPage()
+    page.feed(dom)
+    return page, dom

@@ -1,4 +1,4 @@
-"""The HTTP surface: JSON errors everywhere, aliases, 405 Allow, 413, probes, proxies (CONTRACT §1-2, §6)."""
+"""The HTTP surface: JSON errors everywhere, aliases, 405 Allow, 413, probes, proxies (docs/api-users.md)."""
 
 import base64
 import ipaddress
@@ -31,8 +31,8 @@ def test_unknown_paths_are_404_json(client, path):
 @pytest.mark.parametrize("method, path, allow, key", [
     ("DELETE", ROOMS_URL, "GET, HEAD, POST", "detail"),
     ("PUT", f"{ROOMS_URL}/", "GET, HEAD, POST", "detail"),
-    ("POST", f"{ROOMS_URL}/7c9e6679-7425-40de-944b-e07fc1f90ae7", "GET, HEAD", "detail"),
-    ("PATCH", f"{ROOMS_URL}/7c9e6679-7425-40de-944b-e07fc1f90ae7/", "GET, HEAD", "detail"),
+    ("POST", f"{ROOMS_URL}/7c9e6679-7425-40de-944b-e07fc1f90ae7", "DELETE, GET, HEAD, PATCH", "detail"),
+    ("PUT", f"{ROOMS_URL}/7c9e6679-7425-40de-944b-e07fc1f90ae7/", "DELETE, GET, HEAD, PATCH", "detail"),
     ("GET", TOKEN_URL, "POST", "error"),
     ("GET", TOKEN_URL.rstrip("/"), "POST", "error"),
     ("POST", "/healthz", "GET, HEAD", "detail"),
@@ -125,7 +125,7 @@ def test_nul_characters_in_credentials_are_just_wrong_credentials(client, creden
     assert_json_error(client.post(TOKEN_URL, json=body), 401, {"error": "Invalid credentials"})
 
 
-# --- media types (CONTRACT §2; docs/contract-decisions.md) --------------------------------
+# --- media types (docs/api-users.md; docs/contract-decisions.md) --------------------------------
 
 JSON_SPELLINGS = ["application/json", "Application/JSON", "APPLICATION/JSON; charset=UTF-8",
                   "application/json ; charset=utf-8", "application/json;charset=iso-8859-1", None]

@@ -1,5 +1,5 @@
 """Which paths are served (meet_external/paths.py): a spec path under either slash spelling, a
-document, or a JSON 404, never a redirect (CONTRACT §1, §2)."""
+document, or a JSON 404, never a redirect (docs/api-users.md)."""
 
 import pytest
 
@@ -59,3 +59,14 @@ def test_served_path_is_the_files_spelling():
     assert routes.served_path(f"{API}/rooms/abc/") == f"{API}/rooms/abc"
     assert routes.served_path(f"{API}/ui/index.html") == f"{API}/ui/index.html"
     assert [routes.served_path(p) for p in (f"{API}/rooms//", f"{API}//rooms", f"{API}/x")] == [None] * 3
+
+
+def test_the_extensions_operations_are_routed_under_its_prefix():
+    routes = Routes(API, {"/rooms/{id}": ["get"]}, extensions={"/rooms/{id}": ["patch", "delete"]},
+                    extension_prefix="/extensions")
+    assert routes.served_path(f"{API}/rooms/abc", "GET") == f"{API}/rooms/abc"
+    assert routes.served_path(f"{API}/rooms/abc/", "PATCH") == f"{API}/extensions/rooms/abc"
+    assert routes.served_path(f"{API}/rooms/abc", "DELETE") == f"{API}/extensions/rooms/abc"
+    assert routes.served_path(f"{API}/extensions/rooms/abc", "PATCH") is None
+    assert routes.served_path(f"{API}/extensions/openapi.json") == f"{API}/extensions/openapi.json"
+    assert routes.allowed_methods(f"{API}/rooms/abc/") == ("DELETE", "GET", "HEAD", "PATCH")

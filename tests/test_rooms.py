@@ -1,4 +1,4 @@
-"""Rooms: list, create and retrieve as CONTRACT §5 says."""
+"""Rooms: list, create and retrieve as docs/api-users.md says."""
 
 import re
 import uuid
@@ -32,7 +32,7 @@ def room_of_someone_else(make_user, make_room):
 @pytest.mark.parametrize("kwargs", [
     {},
     {"json": {}},
-    {"json": {"name": "ignored", "access_level": "public"}},
+    {"json": {"name": "ignored", "slug": "ignored-too"}},
     {"content": b"", "headers": {"Content-Type": "application/json"}},
 ])
 def test_create_accepts_empty_object_empty_body_or_none(client, auth, kwargs, user, credentials):
@@ -60,6 +60,56 @@ def test_create_rejects_bodies_that_are_not_an_object(client, auth, content):
                            headers={**auth, "Content-Type": "application/json"})
     assert response.status_code == 400
     assert set(response.json()) == {"detail"}
+    with models.database.connection_context():
+        assert Room.select().count() == 0
+
+
+def test_create_with_access_level_and_configuration(client, auth):
+    configuration = {"can_publish_sources": ["microphone"], "everyone_can_mute": False}
+    response = client.post(ROOMS_URL, headers=auth, json={
+        "access_level": "restricted", "configuration": configuration, "name": "ignored"})
+
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert (body["access_level"], body["configuration"]) == ("restricted", configuration)
+    assert client.get(f"{ROOMS_URL}/{body['id']}", headers=auth).json() == body
+    with models.database.connection_context():
+        room = Room.get_by_id(body["id"])
+    assert (room.access_level, room.configuration) == ("restricted", configuration)
+
+
+def test_the_default_access_level_is_the_setting(make_client, credentials, user):
+    with make_client(default_access_level="restricted") as client:
+        token = client.post(TOKEN_URL, json=credentials.token_request(user.email)).json()["access_token"]
+        body = client.post(ROOMS_URL, headers={"Authorization": f"Bearer {token}"}).json()
+    assert body["access_level"] == "restricted"
+
+
+def test_a_public_room_is_refused_unless_allowed(client, auth, make_client):
+    refused = client.post(ROOMS_URL, headers=auth, json={"access_level": "public"})
+    assert (refused.status_code, refused.json()) == (
+        400, {"detail": "Public rooms are disabled for the external API."})
+    with models.database.connection_context():
+        assert Room.select().count() == 0
+
+    with make_client(allow_public_access=True) as allowing:
+        allowed = allowing.post(ROOMS_URL, headers=auth, json={"access_level": "public"})
+    assert (allowed.status_code, allowed.json()["access_level"]) == (201, "public")
+
+
+@pytest.mark.parametrize("body, field, message", [
+    ({"access_level": None}, "access_level", "Must be a string."),
+    ({"access_level": "open"}, "access_level", "Must be one of: 'public', 'trusted', 'restricted'."),
+    ({"configuration": None}, "configuration", "Must be an object."),
+    ({"configuration": {"token": "x"}}, "configuration",
+     "Unknown field; the fields are: can_publish_sources, everyone_can_mute."),
+    ({"configuration": {"can_publish_sources": [True]}}, "configuration.can_publish_sources.0",
+     "Must be a string."),
+])
+def test_create_with_bad_settings_is_a_400_naming_the_field(client, auth, body, field, message):
+    response = client.post(ROOMS_URL, headers=auth, json=body)
+    assert (response.status_code, response.json()) == (
+        400, {"detail": f"{field}: {message}", "errors": {field: [message]}})
     with models.database.connection_context():
         assert Room.select().count() == 0
 
@@ -211,7 +261,7 @@ def test_bad_pagination_is_400(client, auth, query, field, message):
 
 @pytest.mark.parametrize("page", [2147483647, 2147483648, 63044881455, 2**63, 10**30, 10**300])
 def test_any_integer_page_is_served(client, auth, make_rooms, page):
-    """The file sets no maximum: a page that far is past the end (CONTRACT §5)."""
+    """The file sets no maximum: a page that far is past the end (docs/api-users.md)."""
     make_rooms(3)
     response = client.get(f"{ROOMS_URL}?page={page}&page_size=2", headers=auth)
     assert response.status_code == 200, response.text

@@ -1,0 +1,220 @@
+"""Changing a room's attendees and settings, and deleting a room, in Meet's tables.
+
+The rules are in docs/contract-decisions.md (Attendees; Deleting a room). Both
+operations take the room's `meet_room` row first, locked, in one write
+transaction: a PATCH and a DELETE of one room run one after the other, and the
+one that comes second sees what the first left (a deleted room is a 404).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from typing import Dict, List, Sequence, Tuple
+
+import peewee
+
+from .applications import Application
+from .base import NotFound
+from .db import database, is_sqlite, write_transaction
+from .delegation import Delegation, require_current_standing
+from .fields import now
+from .rooms import (
+    ADMINISTRATOR,
+    MEMBER,
+    OWNER,
+    ROOM_COLUMNS,
+    Resource,
+    ResourceAccess,
+    Room,
+    RoomCreation,
+    RoomPolicy,
+    RoomView,
+)
+from .users import InvalidEmail, User, email_domain, validated_email
+
+MANAGERS = (OWNER, ADMINISTRATOR)
+
+
+class NotRoomManager(Exception):
+    """The user sees the room but is neither its owner nor an administrator."""
+
+
+class NotDeletableHere(Exception):
+    """The room was not created by this application, or the user is not its owner."""
+
+
+class RoomStillReferenced(Exception):
+    """Meet still references the room (its recordings); nothing was deleted."""
+
+
+class InvalidAttendee(Exception):
+    """An attendee is not an email address this service accepts."""
+
+    def __init__(self, position: int):
+        super().__init__(position)
+        self.position = position
+
+
+class UnknownAttendees(Exception):
+    """Attendees with no user, by their positions in the list as sent; nothing was changed."""
+
+    def __init__(self, positions: Sequence[int]):
+        super().__init__(*positions)
+        self.positions = tuple(positions)
+
+
+@dataclasses.dataclass(frozen=True)
+class RoomChanges:
+    """What a PATCH asks for; None leaves a field as it is."""
+
+    attendees: Sequence[str] | None = None
+    access_level: str | None = None
+    configuration: dict | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class UpdatedRoom:
+    room: RoomView
+    attendees: List[str]  # the members' emails, sorted
+    changed: bool
+
+
+def attendee_emails(emails: Sequence[str]) -> Dict[str, Tuple[int, str]]:
+    """Lower-cased email -> (position of its first mention, as written): duplicates merged, case ignored."""
+    found: Dict[str, Tuple[int, str]] = {}
+    for position, email in enumerate(emails):
+        try:
+            valid = validated_email(email)
+        except InvalidEmail:
+            raise InvalidAttendee(position) from None
+        found.setdefault(valid.lower(), (position, valid))
+    return found
+
+
+def update_room(delegation: Delegation, room_id: str, changes: RoomChanges, policy: RoomPolicy,
+                create_users: bool) -> UpdatedRoom:
+    """Apply a PATCH, all of it or nothing; only the room's owner or an administrator may."""
+    level = policy.access_level(changes.access_level) if changes.access_level else None
+    wanted = attendee_emails(changes.attendees) if changes.attendees is not None else None
+    room_uuid = _room_uuid(room_id)
+    with write_transaction():
+        require_current_standing(delegation)
+        room = _locked_room(room_uuid)
+        accesses = _accesses(room_uuid)
+        role = _role_of(accesses, delegation, room_id)
+        if role not in MANAGERS:
+            raise NotRoomManager()
+        changed = False
+        if wanted is not None:
+            changed = _set_members(room_uuid, wanted, accesses, delegation, create_users)
+        settings = {"access_level": level, "configuration": changes.configuration}
+        settings = {name: value for name, value in settings.items() if value is not None}
+        if settings:
+            Room.update(**settings).where(Room.resource == room_uuid).execute()
+            Resource.update(updated_at=now()).where(Resource.id == room_uuid).execute()
+            room = room._replace(**settings)
+            changed = True
+    members = sorted((email for role, email in accesses.values() if role == MEMBER),
+                     key=lambda email: (email.lower(), email))
+    return UpdatedRoom(room, members, changed)
+
+
+def delete_room(delegation: Delegation, room_id: str) -> None:
+    """Delete a room this application created for its owner: accesses, room, resource, record."""
+    room_uuid = _room_uuid(room_id)
+    try:
+        with write_transaction():
+            require_current_standing(delegation)
+            _locked_room(room_uuid)
+            role = _role_of(_accesses(room_uuid), delegation, room_id)
+            creation = RoomCreation.get_or_none(RoomCreation.room_id == room_uuid)
+            if role != OWNER or creation is None or creation.client_id != delegation.client_id:
+                raise NotDeletableHere()
+            if not is_sqlite():
+                # Meet's foreign keys are deferred to COMMIT: checked now, a reference
+                # from Meet's other tables fails the DELETE below, inside the transaction.
+                database.execute_sql("SET CONSTRAINTS ALL IMMEDIATE")
+            ResourceAccess.delete().where(ResourceAccess.resource == room_uuid).execute()
+            Room.delete().where(Room.resource == room_uuid).execute()
+            Resource.delete().where(Resource.id == room_uuid).execute()
+            RoomCreation.delete().where(RoomCreation.room_id == room_uuid).execute()
+    except peewee.IntegrityError:
+        raise RoomStillReferenced() from None
+
+
+def _room_uuid(room_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(room_id)
+    except (ValueError, AttributeError, TypeError):
+        raise NotFound(room_id) from None
+
+
+def _locked_room(room_uuid: uuid.UUID) -> RoomView:
+    """The room, its row locked until the transaction ends (SQLite: its writers take turns)."""
+    query = Room.select(*ROOM_COLUMNS).where(Room.resource == room_uuid)
+    if not is_sqlite():
+        query = query.for_update()
+    row = query.tuples().first()
+    if row is None:
+        raise NotFound(str(room_uuid))
+    return RoomView.from_row(row)
+
+
+def _accesses(room_uuid: uuid.UUID) -> Dict[uuid.UUID, Tuple[str, str]]:
+    """Every access to the room: user id -> (role, the user's email)."""
+    rows = (ResourceAccess.select(ResourceAccess.user, ResourceAccess.role, User.email)
+            .join(User, on=(User.id == ResourceAccess.user))
+            .where(ResourceAccess.resource == room_uuid).tuples())
+    return {user_id: (role, email or "") for user_id, role, email in rows}
+
+
+def _role_of(accesses: dict, delegation: Delegation, room_id: str) -> str:
+    """The user's role in the room; a room the user has no access to is not found, as on retrieve."""
+    if delegation.user_id not in accesses:
+        raise NotFound(room_id)
+    return accesses[delegation.user_id][0]
+
+
+def _set_members(room_uuid: uuid.UUID, wanted: Dict[str, Tuple[int, str]], accesses: dict,
+                 delegation: Delegation, create_users: bool) -> bool:
+    """Make the room's members exactly the wanted users; owners and administrators stay as they are.
+
+    `accesses` is updated to what the room now has. True if anything changed.
+    """
+    users = User.by_emails(wanted)
+    missing = [email for email in wanted if email not in users]
+    if missing and create_users:
+        users.update(_provisioned({email: wanted[email][1] for email in missing}, delegation.client_id))
+        missing = [email for email in wanted if email not in users]
+    if missing:
+        raise UnknownAttendees(sorted(wanted[email][0] for email in missing))
+    target = {user.id: user.email for user in users.values()}
+    removed = [user_id for user_id, (role, _) in accesses.items()
+               if role == MEMBER and user_id not in target]
+    added = [user_id for user_id in target if user_id not in accesses]
+    if removed:
+        (ResourceAccess.delete()
+         .where((ResourceAccess.resource == room_uuid) & (ResourceAccess.role == MEMBER)
+                & ResourceAccess.user.in_(removed))
+         .execute())
+    if added:
+        stamp = now()
+        ResourceAccess.insert_many([
+            {"id": uuid.uuid4(), "created_at": stamp, "updated_at": stamp, "role": MEMBER,
+             "resource": room_uuid, "user": user_id} for user_id in added
+        ]).execute()
+    for user_id in removed:
+        del accesses[user_id]
+    for user_id in added:
+        accesses[user_id] = (MEMBER, target[user_id])
+    return bool(removed or added)
+
+
+def _provisioned(emails: Dict[str, str], client_id: str) -> Dict[str, User]:
+    """Users created for attendees (lower-cased email -> as written), as the token endpoint
+    creates them: only within the application's domains, when it has any."""
+    application = Application.find(client_id)
+    domains = set(application.domain_list) if application is not None else set()
+    return {lowered: User.get_or_create_provisional(written) for lowered, written in emails.items()
+            if not domains or email_domain(written) in domains}
