@@ -22,6 +22,7 @@ import argparse
 import dataclasses
 import datetime
 import json
+import math
 import os
 import platform
 import re
@@ -36,6 +37,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Dict, List
 
@@ -54,6 +56,11 @@ REFERENCE = {"token": 7.2, "list_small": 140, "list_big_first": 140, "list_big_l
 FLOOR_TARGET = {"token": 0.25, "list_small": 0.4, "list_big_first": 0.4, "list_big_last": 0.4,
                 "retrieve": 0.4, "create": 0.17}
 P99_OVER_P50 = 10  # every operation: p99 at most this many times its p50
+OVER_CREATE = {"patch_20": 0.5, "delete": 0.5}  # req/s, over create's in the same run
+# DELETE needs a room per request, created through the API before its run: the create rate
+# times the run's seconds times this (DELETE may be faster than POST), within the bounds.
+DELETE_ROOMS_FACTOR = 3
+DELETE_ROOMS_MIN, DELETE_ROOMS_MAX = 500, 20_000
 BIG_OVER_SMALL = {"list_big_first": 2, "list_big_last": 3}  # p50, the 100k-room user's over the 10-room's
 
 # Direct connections only: a proxy from the environment must never see this traffic.
@@ -357,6 +364,11 @@ class Scenario:
     path: str
     env: Dict[str, str]
     check: object  # callable(base_url) -> None, raising BenchError
+    # callable(base_url, results so far) -> None, run before the check: makes what the run
+    # needs (rooms), completes `env`; raises BenchError
+    prepare: object = None
+    # callable(result) -> None: reads what the script reported, after the run
+    after: object = None
 
 
 def token_body(seeded: dict, who: str = "small") -> str:
@@ -377,9 +389,60 @@ def expect(condition: bool, what: str) -> None:
         raise BenchError(what)
 
 
-def scenarios(base: str, seeded: dict, tokens: Dict[str, str]) -> List[Scenario]:
+def create_rooms(base: str, token: str, count: int, parallel: int = 8) -> List[str]:
+    """`count` new rooms of the token's user, through the API (POST /rooms {}); their ids."""
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def one(_):
+        status, _, data = http("POST", f"{base}/rooms", b"{}", headers, timeout=30)
+        if status != 201 or not isinstance(data, dict) or "id" not in data:
+            raise BenchError(f"creating rooms for the run: HTTP {status} {data!r}")
+        return data["id"]
+
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def delete_room_count(create_rps: float | None, seconds: float) -> int:
+    """Rooms to create for the DELETE run: create's rate (or a guess without it) x seconds x 3."""
+    rate = create_rps if create_rps else 200.0
+    wanted = math.ceil(rate * seconds * DELETE_ROOMS_FACTOR)
+    return max(DELETE_ROOMS_MIN, min(DELETE_ROOMS_MAX, wanted))
+
+
+class AuditCount:
+    """Audit events (one JSON line each on the server's stderr, in its log) written after `mark`."""
+
+    def __init__(self, log: Path | None):
+        self.log = log
+        self.offset = 0
+
+    def mark(self) -> None:
+        try:
+            self.offset = self.log.stat().st_size if self.log else 0
+        except OSError:
+            self.offset = 0
+
+    def count(self, event: str) -> int | None:
+        if self.log is None:
+            return None
+        try:
+            with open(self.log, "rb") as handle:
+                handle.seek(self.offset)
+                text = handle.read().decode(errors="replace")
+        except OSError:
+            return None
+        return len(re.findall(r'"event":\s*"' + re.escape(event) + '"', text))
+
+
+def scenarios(base: str, seeded: dict, tokens: Dict[str, str], *, threads: int = 2,
+              connections: int = 8, seconds: float = 10.0, workdir: Path | None = None,
+              audit: AuditCount | None = None) -> List[Scenario]:
     auth = {k: {"Authorization": f"Bearer {v}"} for k, v in tokens.items()}
     room = seeded["rooms"]["big"][0]
+    threads = min(threads, connections)
+    workdir = Path(workdir or tempfile.gettempdir())
+    audit = audit or AuditCount(None)
 
     def check_token(url):
         status, head, data = http("POST", url, token_body(seeded).encode(),
@@ -406,6 +469,86 @@ def scenarios(base: str, seeded: dict, tokens: Dict[str, str]) -> List[Scenario]
                                   {**auth["writer"], "Content-Type": "application/json"})
         expect(status == 201 and "id" in (data or {}), f"create: HTTP {status} {data!r}")
 
+    # PATCH: two lists of 20 attendees sharing 10, so that each PATCH removes 10 members and
+    # adds 10. Rooms of the writer created through the API, 2 for each connection of a wrk
+    # thread, each thread its own (patch.lua): a request practically never waits for another's
+    # room lock, and a room's PATCHes arrive in the order sent, A, B, A, ..., so none is a no-op.
+    people = seeded["attendees"]
+    lists = {"A": people[:20], "B": people[10:30]}
+    patch_env = {"BENCH_TOKEN": tokens["writer"], "BENCH_THREADS": str(threads),
+                 **{f"BENCH_BODY_{k}": json.dumps({"attendees": v}) for k, v in lists.items()}}
+    patch_rooms: List[str] = []
+
+    def prepare_patch(url, results):
+        per_thread = 2 * math.ceil(connections / threads)
+        # One more for the check: the run's rooms start without members, so whichever list
+        # a room gets first changes it (wrk calls request() once before the run, unsent).
+        patch_rooms[:] = create_rooms(base, tokens["writer"], threads * per_thread + 1)
+        patch_env["BENCH_ROOMS"] = ",".join(patch_rooms[1:])
+
+    def check_patch(url):
+        for name in ("A", "B"):
+            body = patch_env[f"BENCH_BODY_{name}"].encode()
+            status, _, data = http("PATCH", url + patch_rooms[0], body,
+                                   {**auth["writer"], "Content-Type": "application/json"})
+            expect(status == 200 and isinstance(data, dict)
+                   and sorted(data.get("attendees") or []) == sorted(lists[name]),
+                   f"patch: HTTP {status} {data!r}")
+        audit.mark()
+
+    def after_patch(result):
+        # Every PATCH that changed the member list writes a room.updated audit line.
+        time.sleep(0.5)
+        result["room_updated_events"] = audit.count("room.updated")
+        result["rooms"] = len(patch_rooms) - 1
+
+    # DELETE: rooms of the writer created through the API before the run, one per request,
+    # from a file delete.lua walks (each wrk thread its own ids); only 204s count.
+    ids_file = workdir / "delete-ids.txt"
+    delete_env = {"BENCH_TOKEN": tokens["writer"], "BENCH_THREADS": str(threads),
+                  "BENCH_IDS": str(ids_file)}
+    delete_state: Dict[str, object] = {}
+
+    def prepare_delete(url, results):
+        create = results.get("create") or {}
+        count = delete_room_count(create.get("rps"), seconds)
+        started = time.monotonic()
+        ids = create_rooms(base, tokens["writer"], count + 1)
+        delete_state.update(check_id=ids.pop(), rooms_created=count,
+                            creating_seconds=round(time.monotonic() - started, 2),
+                            from_create_rps=create.get("rps"))
+        ids_file.write_text("\n".join(ids) + "\n")
+
+    def check_delete(url):
+        target = url + delete_state["check_id"]
+        status, _, data = http("DELETE", target, headers=auth["writer"])
+        expect(status == 204 and data is None, f"delete: HTTP {status} {data!r}")
+        status, _, data = http("GET", target, headers=auth["writer"])
+        expect(status == 404, f"delete: the deleted room answers HTTP {status} {data!r}")
+        audit.mark()
+
+    def after_delete(result):
+        match = re.search(r"^bench-delete: ids (\d+), 204 (\d+), other (\d+), past the ids (\d+)",
+                          result.get("raw", ""), re.M)
+        if not match:
+            raise BenchError("delete: delete.lua's summary line is missing from wrk's output")
+        given, deleted, other, past = map(int, match.groups())
+        result.update(rooms_created=delete_state["rooms_created"],
+                      creating_seconds=delete_state["creating_seconds"],
+                      sized_from_create_rps=delete_state["from_create_rps"],
+                      ids=given, deleted_204=deleted, other_answers=other,
+                      requests_past_the_ids=past, ids_ran_out=past > 0)
+        # The rate of 204s only: wrk's own counts every answer.
+        result["rps_all_answers"] = result.get("rps")
+        if result.get("rps") is not None and result.get("requests"):
+            result["rps"] = round(result["rps"] * deleted / result["requests"], 2)
+        time.sleep(0.5)
+        result["room_deleted_events"] = audit.count("room.deleted")
+        try:
+            ids_file.unlink()
+        except OSError:
+            pass
+
     big_pages = 100_000 // 20
     return [
         Scenario("token", "token (POST /application/token/)", "token.lua",
@@ -423,7 +566,36 @@ def scenarios(base: str, seeded: dict, tokens: Dict[str, str]) -> List[Scenario]
                  f"/rooms/{room}", {"BENCH_TOKEN": tokens["big"]}, check_retrieve),
         Scenario("create", "create (POST /rooms {})", "create.lua", "/rooms",
                  {"BENCH_TOKEN": tokens["writer"]}, check_create),
+        Scenario("patch_20", "update (PATCH /rooms/{id}, 20 attendees)", "patch.lua", "/rooms/",
+                 patch_env, check_patch, prepare_patch, after_patch),
+        Scenario("delete", "delete (DELETE /rooms/{id})", "delete.lua", "/rooms/",
+                 delete_env, check_delete, prepare_delete, after_delete),
     ]
+
+
+def over_create(results: Dict[str, object]) -> Dict[str, float | None]:
+    """patch_20's and delete's req/s over create's, measured in the same run."""
+    create = (results.get("create") or {}).get("rps")
+    ratios = {}
+    for name in OVER_CREATE:
+        rps = (results.get(name) or {}).get("rps")
+        ratios[name] = round(rps / create, 3) if rps is not None and create else None
+    return ratios
+
+
+def extra(name: str, res: Dict[str, object]) -> str:
+    """What the progress line adds for the scenarios whose scripts report more."""
+    if name == "patch_20" and res.get("room_updated_events") is not None:
+        return (f"; {res['room_updated_events']} room.updated events for {res.get('requests')}"
+                f" answers ({res.get('rooms')} rooms)")
+    if name == "delete" and "deleted_204" in res:
+        text = (f"; {res['deleted_204']} rooms deleted (204) of {res['ids']} created"
+                f" in {res['creating_seconds']:.1f} s before the run")
+        if res["ids_ran_out"]:
+            text += (f"; THE IDS RAN OUT: {res['requests_past_the_ids']} requests after them"
+                     " (404s, not counted: the rate is a lower bound)")
+        return text
+    return ""
 
 
 # --- one database -------------------------------------------------------------------------
@@ -541,7 +713,9 @@ def run_database(kind: str, out: Dict[str, object], args, processes: Processes, 
             wrk.server_pids, wrk.database = workers, db.pg_name or ""
 
             tokens = {who: get_token(base, seeded, who) for who in ("small", "big", "writer")}
-            plan = scenarios(base, seeded, tokens)
+            plan = scenarios(base, seeded, tokens, threads=args.threads,
+                             connections=args.connections, seconds=args.duration,
+                             workdir=Path(db.tmpdir), audit=AuditCount(log))
             # Warm-up: each worker builds what it builds on its first requests.
             wrk.run(base + plan[1].path, plan[1].script, 1, args.connections, args.threads,
                     plan[1].env)
@@ -551,19 +725,29 @@ def run_database(kind: str, out: Dict[str, object], args, processes: Processes, 
             for scenario in plan:
                 url = base + scenario.path
                 try:
+                    if scenario.prepare is not None:
+                        scenario.prepare(url, results)
                     scenario.check(url)
                 except BenchError as exc:
                     results[scenario.name] = {"error": str(exc)}
                     print(f"[{kind}] {scenario.name}: check failed, skipped: {exc}", flush=True)
                     continue
                 if scenario.name == "create":
-                    # Last: it writes. Before it, the 1-connection latency of the list.
+                    # Last, with patch_20 and delete after it: they write. Before them,
+                    # the 1-connection latency of the list.
                     single(kind, base, plan, args, wrk, out)
                 res = wrk.run(url, scenario.script, args.duration, args.connections, args.threads,
                               scenario.env)
                 results[scenario.name] = res
+                if scenario.after is not None:
+                    try:
+                        scenario.after(res)
+                    except BenchError as exc:
+                        res["error"] = str(exc)
                 print(f"[{kind}] {scenario.name}: {res['rps']:.1f} req/s, p50 {res.get('p50_ms')} ms,"
-                      f" p99 {res.get('p99_ms')} ms, non-2xx {res['non_2xx']}", flush=True)
+                      f" p99 {res.get('p99_ms')} ms, non-2xx {res['non_2xx']}"
+                      f"{extra(scenario.name, res)}", flush=True)
+            out["over_create"] = over_create(results)
             if "single_connection" not in out:
                 single(kind, base, plan, args, wrk, out)
             if not args.no_attack:
@@ -804,6 +988,12 @@ def _row(kind: str, label: str, load: dict, notes: List[str]) -> str:
             f" | {'; '.join(notes)} |")
 
 
+def _over_create_rows(kind: str, res: Dict[str, object]) -> List[str]:
+    return [f"| {kind} | {name} / create (req/s, same run) | | | | | |"
+            f" **{ratio:.2f}** (target ≥ {OVER_CREATE[name]}) |"
+            for name, ratio in (res.get("over_create") or {}).items() if ratio is not None]
+
+
 def table(report: Dict[str, object]) -> str:
     """Every number of the run as one markdown table."""
     rows = ["| db | measure | req/s | p50 | p99 | non-2xx | CPU cores: server / db / wrk / rest | notes |",
@@ -832,7 +1022,19 @@ def table(report: Dict[str, object]) -> str:
             if name in BIG_OVER_SMALL and small.get("p50_ms") and load.get("p50_ms"):
                 notes.append(f"p50 {load['p50_ms'] / small['p50_ms']:.2f}x the 10-room user's"
                              f" (target ≤ {BIG_OVER_SMALL[name]}x)")
+            if name == "patch_20" and load.get("room_updated_events") is not None:
+                notes.append(f"{load['room_updated_events']} room.updated events for"
+                             f" {load.get('requests')} answers, {load.get('rooms')} rooms")
+            if name == "delete" and "deleted_204" in load:
+                notes.append(f"req/s of 204s only; {load['ids']} rooms made for it")
+                if load.get("ids_ran_out"):
+                    notes.append(f"**the rooms ran out**: {load['requests_past_the_ids']} requests"
+                                 " after them (404s): the rate is a lower bound")
             rows.append(_row(kind, label, load, notes))
+            if name == "delete":  # the last of the writes: their ratios follow it
+                rows.extend(_over_create_rows(kind, res))
+        if "delete" not in (res.get("load") or {}):
+            rows.extend(_over_create_rows(kind, res))
         one = res.get("single_connection") or {}
         base_p50 = (one.get("list_small") or {}).get("p50_ms")
         for name, load in one.items():
@@ -882,6 +1084,8 @@ LABELS = [
     ("list_big_last", "list, 100k-room user, page 5000 (last)"),
     ("retrieve", "retrieve (GET /rooms/{id})"),
     ("create", "create (POST /rooms {})"),
+    ("patch_20", "update (PATCH /rooms/{id}, 20 attendees)"),
+    ("delete", "delete (DELETE /rooms/{id})"),
     ("list_small_under_attack", "list, 10-room user, while 8 connections send wrong secrets"),
 ]
 
@@ -947,7 +1151,8 @@ def main(argv: List[str] | None = None) -> int:
     parser.add_argument("--pg-url", default=DEFAULT_PG_ADMIN_URL,
                         help=f"PostgreSQL server, as a superuser (default {DEFAULT_PG_ADMIN_URL})")
     parser.add_argument("--profile", action="append",
-                        choices=[name for name, _ in LABELS if not name.endswith("_under_attack")],
+                        choices=[name for name, _ in LABELS
+                                 if not name.endswith("_under_attack") and name != "delete"],
                         help="after the load, sample the workers with py-spy during one more run of"
                              " this scenario (repeatable); collapsed stacks and a summary go to"
                              " bench/results/")

@@ -5,11 +5,14 @@ Layout (deterministic for a given seed):
   * `big@bench.example`    has 100,000 rooms,
   * `writer@bench.example` has none (the create benchmark writes its rooms, so the list
     numbers of the two other users do not move while the bench runs),
-  * 1,000 other users have 100,000 rooms between them.
+  * 1,000 other users have 100,000 rooms between them,
+  * 30 users `attendee-00@bench.example` ... `attendee-29@bench.example` have none: the
+    PATCH benchmark sets rooms' member lists to 20 of them.
 Every room is a `meet_resource` row, a `meet_room` row and one owner access
 (`meet_resource_access`), as Meet writes them; creation times of all rooms are interleaved
 over ~2.3 days, so a user's rooms are scattered among everybody else's. The application
-comes from `Application.register`.
+comes from `Application.register`, with every scope (rooms:update and rooms:delete too: the
+PATCH and DELETE benchmarks).
 
 The tables must exist (`meet-external init-db`, on its own database or attached to a Meet
 database). Speed: values are generated directly in their stored form (UUIDs as 32 hex
@@ -41,6 +44,7 @@ import peewee  # noqa: E402
 
 import models  # noqa: E402
 from models import Application, Resource, ResourceAccess, Room, User  # noqa: E402
+from models.applications import KNOWN_SCOPES  # noqa: E402
 from models.fields import JSONField  # noqa: E402
 
 SMALL_EMAIL = "small@bench.example"
@@ -50,6 +54,7 @@ SMALL_ROOMS = 10
 BIG_ROOMS = 100_000
 OTHER_ROOMS = 100_000
 OTHER_USERS = 1_000
+ATTENDEES = 30  # attendee-00 ... attendee-29: PATCH sets 20 of them, two lists overlapping by 10
 BATCH = 2_000  # rows per INSERT: 6 columns x 2,000 stays far below SQLite's and PostgreSQL's limits
 
 _PAIRS = [a + b for a in string.ascii_lowercase for b in string.ascii_lowercase]
@@ -188,6 +193,9 @@ def seed(database_url: str, rng_seed: int = 5) -> Dict[str, object]:
     resources.sort()
     rooms.sort(key=lambda row: row[1])
     accesses.sort()
+    # Drawn after the rooms, so that the rooms' ids and owners stay what they were.
+    attendees = [f"attendee-{i:02d}@bench.example" for i in range(ATTENDEES)]
+    users += [(_uuid_hex(rng), now_stamp, now_stamp, email) for email in attendees]
 
     loads = [
         (User, ["id", "created_at", "updated_at", "email"], users),
@@ -221,7 +229,7 @@ def seed(database_url: str, rng_seed: int = 5) -> Dict[str, object]:
                 db.execute_sql(create_sql)
             if not sqlite:
                 db.execute_sql("SET LOCAL session_replication_role = DEFAULT")
-            application, secret = Application.register("bench")
+            application, secret = Application.register("bench", scopes=KNOWN_SCOPES)
         if sqlite:
             db.execute_sql("PRAGMA foreign_keys = ON")
             db.execute_sql("PRAGMA cache_size = -2000")
@@ -237,6 +245,8 @@ def seed(database_url: str, rng_seed: int = 5) -> Dict[str, object]:
         "users": {k: str(uuid.UUID(v)) for k, v in
                   (("small", small_id), ("big", big_id), ("writer", writer_id))},
         "emails": {"small": SMALL_EMAIL, "big": BIG_EMAIL, "writer": WRITER_EMAIL},
+        "attendees": attendees,
+        "scopes": list(application.scopes),
         "rooms": {"small": small_rooms, "big": big_rooms},
         "counts": {"users": len(users), "rooms": len(rooms), "accesses": len(accesses),
                    "rebuilt_indexes": [name for name, _ in indexes]},
