@@ -54,11 +54,11 @@ class RowInsert:
         self.model = model
         self.field_names = field_names
 
-    def sql(self) -> str:
+    def sql(self, rows: int = 1) -> str:
         fields = [self.model._meta.fields[name] for name in self.field_names]
         columns = ", ".join(f'"{field.column_name}"' for field in fields)
-        marks = ", ".join([database.obj.param] * len(fields))
-        return f'INSERT INTO "{self.model._meta.table_name}" ({columns}) VALUES ({marks})'
+        marks = "(" + ", ".join([database.obj.param] * len(fields)) + ")"
+        return f'INSERT INTO "{self.model._meta.table_name}" ({columns}) VALUES {", ".join([marks] * rows)}'
 
     def params(self, row: dict) -> list:
         fields = self.model._meta.fields

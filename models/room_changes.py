@@ -16,9 +16,10 @@ import peewee
 
 from .applications import Application
 from .base import NotFound
-from .db import database, is_sqlite, write_transaction
+from .db import database, is_sqlite, list_param, one_of, write_transaction
 from .delegation import Delegation, require_current_standing
 from .fields import now
+from .prepared import Prepared, RowInsert
 from .rooms import (
     ADMINISTRATOR,
     MEMBER,
@@ -152,21 +153,16 @@ def _room_uuid(room_id: str) -> uuid.UUID:
 
 def _locked_room(room_uuid: uuid.UUID) -> RoomView:
     """The room, its row locked until the transaction ends (SQLite: its writers take turns)."""
-    query = Room.select(*ROOM_COLUMNS).where(Room.resource == room_uuid)
-    if not is_sqlite():
-        query = query.for_update()
-    row = query.tuples().first()
-    if row is None:
+    rows = _LOCKED_ROOM.rows(Room.resource.db_value(room_uuid))
+    if not rows:
         raise NotFound(str(room_uuid))
-    return RoomView.from_row(row)
+    return RoomView.from_row(rows[0])
 
 
 def _accesses(room_uuid: uuid.UUID) -> Dict[uuid.UUID, Tuple[str, str]]:
     """Every access to the room: user id -> (role, the user's email)."""
-    rows = (ResourceAccess.select(ResourceAccess.user, ResourceAccess.role, User.email)
-            .join(User, on=(User.id == ResourceAccess.user))
-            .where(ResourceAccess.resource == room_uuid).tuples())
-    return {user_id: (role, email or "") for user_id, role, email in rows}
+    return {User.id.python_value(user_id): (role, email or "")
+            for user_id, role, email in _ACCESSES.rows(Room.resource.db_value(room_uuid))}
 
 
 def _role_of(accesses: dict, delegation: Delegation, room_id: str) -> str:
@@ -182,28 +178,26 @@ def _set_members(room_uuid: uuid.UUID, wanted: Dict[str, Tuple[int, str]], acces
 
     `accesses` is updated to what the room now has. True if anything changed.
     """
-    users = User.by_emails(wanted)
+    users = User.ids_by_emails(wanted)
     missing = [email for email in wanted if email not in users]
     if missing and create_users:
         users.update(_provisioned({email: wanted[email][1] for email in missing}, delegation.client_id))
         missing = [email for email in wanted if email not in users]
     if missing:
         raise UnknownAttendees(sorted(wanted[email][0] for email in missing))
-    target = {user.id: user.email for user in users.values()}
+    target = dict(users.values())
     removed = [user_id for user_id, (role, _) in accesses.items()
                if role == MEMBER and user_id not in target]
     added = [user_id for user_id in target if user_id not in accesses]
     if removed:
-        (ResourceAccess.delete()
-         .where((ResourceAccess.resource == room_uuid) & (ResourceAccess.role == MEMBER)
-                & ResourceAccess.user.in_(removed))
-         .execute())
+        database.execute_sql(_REMOVE_MEMBERS.sql(), (Room.resource.db_value(room_uuid), MEMBER,
+                                                     list_param(ResourceAccess.user, removed)))
     if added:
         stamp = now()
-        ResourceAccess.insert_many([
-            {"id": uuid.uuid4(), "created_at": stamp, "updated_at": stamp, "role": MEMBER,
-             "resource": room_uuid, "user": user_id} for user_id in added
-        ]).execute()
+        rows = [{"id": uuid.uuid4(), "created_at": stamp, "updated_at": stamp, "role": MEMBER,
+                 "resource": room_uuid, "user": user_id} for user_id in added]
+        database.execute_sql(_ACCESS_ROWS.sql(len(rows)),
+                             [value for row in rows for value in _ACCESS_ROWS.params(row)])
     for user_id in removed:
         del accesses[user_id]
     for user_id in added:
@@ -211,10 +205,29 @@ def _set_members(room_uuid: uuid.UUID, wanted: Dict[str, Tuple[int, str]], acces
     return bool(removed or added)
 
 
-def _provisioned(emails: Dict[str, str], client_id: str) -> Dict[str, User]:
+def _provisioned(emails: Dict[str, str], client_id: str) -> Dict[str, Tuple[uuid.UUID, str]]:
     """Users created for attendees (lower-cased email -> as written), as the token endpoint
     creates them: only within the application's domains, when it has any."""
     application = Application.find(client_id)
     domains = set(application.domain_list) if application is not None else set()
-    return {lowered: User.get_or_create_provisional(written) for lowered, written in emails.items()
-            if not domains or email_domain(written) in domains}
+    created = {}
+    for lowered, written in emails.items():
+        if not domains or email_domain(written) in domains:
+            user = User.get_or_create_provisional(written)
+            created[lowered] = (user.id, user.email)
+    return created
+
+
+_ANY = uuid.UUID(int=0)
+# Rendered once per process (models/prepared.py): a PATCH of 20 attendees spent about half of
+# its 3.4 ms of CPU building these statements with Peewee (measured in-process, PostgreSQL).
+_LOCKED_ROOM = Prepared(lambda: (Room.select(*ROOM_COLUMNS).where(Room.resource == _ANY)
+                                 if is_sqlite() else
+                                 Room.select(*ROOM_COLUMNS).where(Room.resource == _ANY).for_update()))
+_ACCESSES = Prepared(lambda: (ResourceAccess.select(ResourceAccess.user, ResourceAccess.role, User.email)
+                              .join(User, on=(User.id == ResourceAccess.user))
+                              .where(ResourceAccess.resource == _ANY)))
+_REMOVE_MEMBERS = Prepared(lambda: ResourceAccess.delete().where(
+    (ResourceAccess.resource == _ANY) & (ResourceAccess.role == MEMBER)
+    & one_of(ResourceAccess.user)))
+_ACCESS_ROWS = RowInsert(ResourceAccess, ("id", "created_at", "updated_at", "role", "resource", "user"))

@@ -17,10 +17,12 @@ runs five times) gets one generic plan for every user, and PostgreSQL's was meas
 picking BY_USER (700 ms for the big user) whatever the user; planning each time instead
 costs ~1 ms a request. So the statement names the way itself, chosen from the user's
 count as this process last saw it (`PageHints`). A hint only decides the speed: the
-count, the offsets and the rows always come from the statement itself, so a stale or
-missing hint (another worker, a first request) gives the same page, read more slowly.
-OLDEST reads the page's rows from the far end, its offset computed from the count
-inside the statement.
+count, the offsets and the rows always come from the statement itself, so a stale hint
+(another worker wrote since) gives the same page, read more slowly. A user this process has
+no hint for is counted first, in a statement of its own (once per process and user):
+guessing instead read a big user BY_USER, and those 0.7 s first pages were the sporadic
+p99s measured under load (docs/performance.md). OLDEST reads the page's rows from the far
+end, its offset computed from the count inside the statement.
 """
 
 from __future__ import annotations
@@ -108,6 +110,7 @@ SELECT u.is_active, (SELECT a.{active} FROM meet_application a WHERE a.client_id
 FROM meet_user u LEFT JOIN ({page}) p ON 1 = 1
 WHERE u.id = {user}
 ORDER BY p.created_at DESC, p.resource_id DESC"""
+_COUNT = "SELECT (SELECT COUNT(*) FROM meet_resource_access WHERE user_id = {user}), {total}"
 _DIALECTS = {
     "postgresql": {"greatest": "GREATEST", "least": "LEAST",
                    "total": "(SELECT reltuples::bigint FROM pg_class WHERE oid = 'meet_resource'::regclass)"},
@@ -117,14 +120,19 @@ _rendered: Dict[tuple, str] = {}
 
 
 def _statement(reading: str) -> str:
+    """The page statement of one reading, or (`reading` None) the count alone."""
     key = (database.obj, reading)
     sql = _rendered.get(key)
     if sql is None:
         dialect = _DIALECTS["sqlite" if is_sqlite() else "postgresql"]
         marks = {name: (f":{name}" if is_sqlite() else f"%({name})s")
                  for name in ("user", "client", "limit", "offset")}
-        page = _PAGE[reading].format(**marks, **dialect)
-        sql = _STATEMENT.format(page=page, active=Application.is_active.column_name, **marks, **dialect)
+        if reading is None:
+            sql = _COUNT.format(**marks, **dialect)
+        else:
+            page = _PAGE[reading].format(**marks, **dialect)
+            sql = _STATEMENT.format(page=page, active=Application.is_active.column_name, **marks,
+                                    **dialect)
         _rendered[key] = sql
     return sql
 
@@ -133,6 +141,9 @@ def rooms_page(delegation: Delegation, page: int, page_size: int) -> RoomPage:
     """One page of the user's rooms, newest first (room creation time, then id)."""
     offset = min((page - 1) * page_size, MAX_OFFSET)
     user = User.id.db_value(delegation.user_id)
+    if HINTS.count_of(delegation.user_id) is None:
+        count, total = database.execute_sql(_statement(None), {"user": user}).fetchone()
+        HINTS.saw(delegation.user_id, count, total)
     reading = choose_reading(HINTS.count_of(delegation.user_id), HINTS.total, offset, page_size)
     params = {"user": user, "client": delegation.client_lookup, "limit": page_size, "offset": offset}
     rows = database.execute_sql(_statement(reading), params).fetchall()

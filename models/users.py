@@ -6,12 +6,12 @@ import re
 import secrets
 import string
 import uuid
-from typing import Dict, Iterable
+from typing import Dict, Iterable, Tuple
 
 import peewee
 
 from .base import MeetTable
-from .db import lock_name, write_transaction
+from .db import list_param, lock_name, one_of, write_transaction
 from .fields import JSONField, TimestampField, now
 from .prepared import Prepared
 
@@ -88,15 +88,13 @@ class User(MeetTable):
         return _BY_EMAIL.first(cls, email)
 
     @classmethod
-    def by_emails(cls, emails: Iterable[str]) -> Dict[str, User]:
-        """by_email for many emails in one statement: lower-cased email -> its user, if any."""
+    def ids_by_emails(cls, emails: Iterable[str]) -> Dict[str, Tuple[uuid.UUID, str]]:
+        """by_email for many emails in one statement: lower-cased email -> (id, email as stored)."""
         lowered = sorted({email.lower() for email in emails})
-        if not lowered:
-            return {}
-        found: Dict[str, User] = {}
-        for user in (cls.select().where(peewee.fn.LOWER(cls.email).in_(lowered))
-                     .order_by(*_PREFERRED_FIRST)):
-            found.setdefault(user.email.lower(), user)
+        found: Dict[str, Tuple[uuid.UUID, str]] = {}
+        if lowered:
+            for user_id, email in _BY_EMAILS.rows(list_param(User.email, lowered)):
+                found.setdefault(email.lower(), (User.id.python_value(user_id), email))
         return found
 
     @classmethod
@@ -135,9 +133,13 @@ User.add_index(User.index(peewee.fn.LOWER(User.email), unique=True, where=User.s
 
 # Of several users with one email, the one the person logs in with (a `sub`), then the oldest.
 _PREFERRED_FIRST = (User.sub.is_null(), User.created_at, User.id)
-# The project's own index (models/schema.py) serves this lookup on every Meet version.
+# The project's own index (models/schema.py) serves these lookups on every Meet version.
 _BY_EMAIL = Prepared(lambda: (
     User.select()
     .where(peewee.fn.LOWER(User.email) == peewee.fn.LOWER(""))
+    .order_by(*_PREFERRED_FIRST)
+))
+_BY_EMAILS = Prepared(lambda: (
+    User.select(User.id, User.email).where(one_of(peewee.fn.LOWER(User.email)))
     .order_by(*_PREFERRED_FIRST)
 ))

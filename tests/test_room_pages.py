@@ -70,3 +70,17 @@ def test_a_list_teaches_the_process_the_users_count(interleaved):
         rooms_page(delegation, 1, 20)
     assert room_pages.HINTS.count_of(delegation.user_id) == 8
     assert room_pages.HINTS.total == 16
+
+
+def test_a_user_the_process_has_not_seen_is_counted_before_the_way_is_chosen(interleaved, monkeypatch):
+    delegation, newest_first = interleaved
+    monkeypatch.setattr(room_pages, "HINTS", room_pages.PageHints())
+    chosen_with = []
+    real_choice = room_pages.choose_reading
+    monkeypatch.setattr(room_pages, "choose_reading",
+                        lambda count, *rest: chosen_with.append(count) or real_choice(count, *rest))
+    with models.database.connection_context():
+        first = rooms_page(delegation, 1, 20)
+        again = rooms_page(delegation, 1, 20)
+    assert chosen_with == [8, 8]  # never a guess: a big user guessed small costs a full read
+    assert [room.id for room in first.rooms] == [room.id for room in again.rooms] == newest_first

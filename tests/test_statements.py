@@ -8,6 +8,7 @@ import logging
 
 import pytest
 
+import models
 from models.db import is_sqlite
 
 from .conftest import ROOMS_URL, TOKEN_URL
@@ -69,3 +70,12 @@ def test_a_token_for_a_cached_secret_is_two_statements(client, credentials, user
     with statements() as sent:
         assert client.post(TOKEN_URL, json=credentials.token_request(user.email)).status_code == 200
     assert len(sent) == 2
+
+
+def test_postgresql_sessions_keep_generic_plans_without_jit_or_parallel_workers(client, auth, warm):
+    if is_sqlite():
+        pytest.skip("PostgreSQL's session settings (models/db.py): runs with MEET_TEST_DATABASE=postgresql")
+    with models.database.connection_context():
+        settings = [models.database.execute_sql(f"SHOW {name}").fetchone()[0]
+                    for name in ("plan_cache_mode", "jit", "max_parallel_workers_per_gather")]
+    assert settings == ["force_generic_plan", "off", "0"]
