@@ -22,10 +22,9 @@ def _frozen(app):
 
     A full collection walked the ~84,000 objects an app is built of (Connexion's parsed
     documents, compiled validators, Flask's and Starlette's routing): 17-22 ms with the GIL
-    held, measured idle, so every request of the worker waited, longer under load: the
-    70-400 ms stalls behind the p99s of PostgreSQL's list, retrieve and token runs
-    (docs/performance.md). Those objects live as long as the process; `gc.freeze()` keeps
-    collections to what requests allocate.
+    held, measured idle, while every request of the worker waited, longer under load (one
+    of the causes of the p99s in docs/performance.md). Those objects live as long as the
+    process; `gc.freeze()` keeps collections to what requests allocate.
     """
     gc.collect()
     gc.freeze()
