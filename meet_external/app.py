@@ -101,8 +101,11 @@ def operation_resolver(*specs: dict) -> Resolver:
 
 
 def methods_by_path(spec: dict) -> Dict[str, list]:
-    return {path: [method for method in item if method != "parameters"]
-            for path, item in spec["paths"].items()}
+    """The methods of each path that has operations (what `spec_operations` walks)."""
+    methods: Dict[str, list] = {}
+    for path, method, _ in spec_operations(spec):
+        methods.setdefault(path, []).append(method)
+    return methods
 
 
 def create_app(config: Config) -> connexion.FlaskApp:
