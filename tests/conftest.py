@@ -22,6 +22,7 @@ from models.rooms import NewRoom, RoomPolicy, RoomView, create_room
 
 from .support import postgres
 from .support.constants import API, ROOMS_URL, SECRET_KEY, TOKEN_URL  # noqa: F401 - shared names
+from .support.server import ServerProcess
 
 
 @pytest.fixture(scope="session")
@@ -81,6 +82,15 @@ def audit_lines():
     audit.logger.addHandler(handler)
     yield lines
     audit.logger.removeHandler(handler)
+
+
+@pytest.fixture(scope="module")
+def server(database_url, tmp_path_factory, request):
+    """A real `meet-external serve` process with the default settings, one for the module."""
+    with ServerProcess(database_url) as process:
+        logs = tmp_path_factory.mktemp(request.module.__name__.rpartition(".")[2])
+        process.start(str(logs / "server.log"))
+        yield process
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ import pytest
 import yaml
 
 from .support.constants import API
-from .support.server import ServerProcess
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -142,12 +141,6 @@ def chromium():
         pytest.skip(f"Chromium is not installed (no {looked_for} on PATH; apt-get install chromium"
                     " chromium-driver), so the Swagger UI page cannot be rendered in a browser")
     return binary
-
-
-@pytest.fixture
-def server(database_url, tmp_path):
-    with ServerProcess(database_url).start(str(tmp_path / "server.log")) as running:
-        yield running
 
 
 def test_swagger_ui_renders_the_title_and_the_four_operations(chromium, server, tmp_path):

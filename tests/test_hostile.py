@@ -34,14 +34,7 @@ JSON = {"Content-Type": "application/json"}
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
-# --- a real server for the whole module ---------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def server(database_url, tmp_path_factory):
-    with ServerProcess(database_url) as process:
-        process.start(str(tmp_path_factory.mktemp("hostile") / "server.log"))
-        yield process
+# --- against the real server of the module (conftest.py) ----------------------------------
 
 
 @pytest.fixture

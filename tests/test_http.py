@@ -12,7 +12,6 @@ import meet_external.app
 
 from .conftest import API, ROOMS_URL, TOKEN_URL
 from .support.raw_http import raw_request
-from .support.server import ServerProcess
 from .support.unreachable import database_that_goes_away
 
 
@@ -190,13 +189,6 @@ def test_basic_credentials_with_json_in_any_spelling(client, credentials, user, 
 
 
 # --- what uvicorn rejects, and the Host, against a real server process --------------------
-
-
-@pytest.fixture(scope="module")
-def server(database_url, tmp_path_factory):
-    with ServerProcess(database_url) as process:
-        process.start(str(tmp_path_factory.mktemp("http") / "server.log"))
-        yield process
 
 
 @pytest.fixture

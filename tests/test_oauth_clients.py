@@ -7,7 +7,6 @@ import pytest
 from authlib.integrations.requests_client import OAuth2Session
 
 from .conftest import ROOMS_URL, TOKEN_URL
-from .support.server import ServerProcess
 
 
 def basic(client_id: str, secret: str) -> str:
@@ -101,12 +100,6 @@ def test_other_content_types_are_415(client, credentials, content_type, with_bas
     response = client.post(TOKEN_URL, content=b"{}", headers=headers)
     assert response.status_code == 415
     assert response.json() == {"error": "Unsupported media type."}
-
-
-@pytest.fixture
-def server(database_url, tmp_path):
-    with ServerProcess(database_url).start(str(tmp_path / "server.log")) as running:
-        yield running
 
 
 @pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])

@@ -9,23 +9,13 @@ import socket
 import threading
 import time
 
-import pytest
-
 from meet_external.serving import KEEP_ALIVE_SECONDS
 from meet_external.slow_clients import HEADER_TIMEOUT_SECONDS
 
 from .support.raw_http import parse_answer
-from .support.server import ServerProcess
 
 HEAD = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 SLACK = 3  # seconds of scheduling on a busy machine
-
-
-@pytest.fixture(scope="module")
-def server(database_url, tmp_path_factory):
-    with ServerProcess(database_url) as process:
-        process.start(str(tmp_path_factory.mktemp("slow") / "server.log"))
-        yield process
 
 
 class Client(threading.Thread):
