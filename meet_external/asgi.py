@@ -21,10 +21,11 @@ def _frozen(app):
     """The app, with everything made at start-up out of the garbage collector's sight.
 
     A full collection walked the ~84,000 objects an app is built of (Connexion's parsed
-    documents, compiled validators, Flask's and Starlette's routing): 17-22 ms with the GIL
-    held, measured idle, while every request of the worker waited, longer under load (one
-    of the causes of the p99s in docs/performance.md). Those objects live as long as the
-    process; `gc.freeze()` keeps collections to what requests allocate.
+    documents, compiled validators, Flask's and Starlette's routing): 16-22 ms with the GIL
+    held, measured idle by `python bench/gc_cost.py`, while every request of the worker
+    waited, longer under load (one of the causes of the p99s in docs/performance.md). Those
+    objects live as long as the process; `gc.freeze()` keeps collections to what requests
+    allocate.
     """
     gc.collect()
     gc.freeze()

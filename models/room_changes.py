@@ -226,8 +226,9 @@ def _locked_room_statement():
     return query if is_sqlite() else query.for_update()  # SQLite has no FOR UPDATE
 
 
-# Rendered once per process (models/prepared.py): a PATCH of 20 attendees spent about half of
-# its 3.4 ms of CPU building these statements with Peewee (measured in-process, PostgreSQL).
+# Rendered once per process (models/prepared.py): built by Peewee per request, a PATCH of 20
+# attendees ran at 0.36-0.39x the create rate, rendered once at 0.60-0.74x (bench/run.py's
+# patch_20 against create in the same run; docs/performance.md).
 _LOCKED_ROOM = Prepared(_locked_room_statement)
 _ACCESSES = Prepared(lambda: (ResourceAccess.select(ResourceAccess.user, ResourceAccess.role, User.email)
                               .join(User, on=(User.id == ResourceAccess.user))
