@@ -9,6 +9,7 @@ idempotency record, the demo signing key and a brake window.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import pathlib
 import sqlite3
@@ -44,16 +45,32 @@ AFTER = {User: 3, Application: 2, ApplicationDomain: 2, Resource: 4, Room: 4, Re
          RoomCreation: 4, IdempotencyRecord: 1, ServerSetting: 1, TokenFailureWindow: 1}
 
 
+# The minute 0.1's code wrote every row of the fixtures in. Each run moves it to a few minutes
+# ago, so that what has a lifetime (the idempotency record's 24 hours) is as fresh as it was
+# when the fixture was made, whatever the date of the run.
+RECORDED_MINUTE = "2026-12-01 09:55"
+
+
+def fixture_as_of_now(kind: str, directory: pathlib.Path) -> pathlib.Path:
+    """The 0.1 fixture of that kind, its timestamps moved to five minutes before this run."""
+    minute = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=5)
+    text = (FIXTURES / f"legacy-0.1.{kind}.sql").read_text()
+    assert RECORDED_MINUTE in text
+    moved = directory / f"legacy-0.1.{kind}.sql"
+    moved.write_text(text.replace(RECORDED_MINUTE, minute.strftime("%Y-%m-%d %H:%M")))
+    return moved
+
+
 @pytest.fixture
 def legacy_url(tmp_path):
-    """A fresh database of the run's kind holding the 0.1 fixture."""
+    """A fresh database of the run's kind holding the 0.1 fixture, dated as of this run."""
     if os.environ.get("MEET_TEST_DATABASE", "sqlite") == "postgresql":
-        with postgres.fresh_database(FIXTURES / "legacy-0.1.postgresql.sql") as url:
+        with postgres.fresh_database(fixture_as_of_now("postgresql", tmp_path)) as url:
             yield url
         return
     path = tmp_path / "legacy.sqlite3"
     with contextlib.closing(sqlite3.connect(path)) as connection:
-        connection.executescript((FIXTURES / "legacy-0.1.sqlite.sql").read_text())
+        connection.executescript(fixture_as_of_now("sqlite", tmp_path).read_text())
     yield f"sqlite:///{path}"
 
 
