@@ -8,6 +8,7 @@ come from files (`<NAME>_FILE`), and Meet's own `DB_*` settings make the Postgre
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import importlib
 import ipaddress
 import os
@@ -18,6 +19,10 @@ from typing import Mapping, Tuple
 from models.rooms import ACCESS_LEVELS
 
 JWT_ALGORITHMS = ("HS256", "HS384", "HS512")
+# The shortest key each HMAC algorithm is safe with: its digest size (RFC 7518 §3.2), the
+# length under which PyJWT warns (InsecureKeyLengthWarning) at every token it signs.
+HMAC_KEY_BYTES = {"HS256": hashlib.sha256().digest_size, "HS384": hashlib.sha384().digest_size,
+                  "HS512": hashlib.sha512().digest_size}
 DEFAULT_DATABASE_URL = "sqlite:///meet_external.sqlite3"
 # The module the data layer (models/db.py) connects to PostgreSQL with, and what installs it.
 POSTGRES_DRIVER = "psycopg"
@@ -39,6 +44,16 @@ _PERIOD_SECONDS = {"second": 1, "minute": 60, "hour": 3600}
 
 class ConfigError(ValueError):
     """A setting has a value the server cannot run with; the message is one line."""
+
+
+def require_hmac_key_length(name: str, key: str, algorithm: str) -> None:
+    """Refuse a key (from the setting `name`) shorter than `algorithm` needs, in one line."""
+    needed = HMAC_KEY_BYTES[algorithm]
+    length = len(key.encode("utf-8"))  # PyJWT signs with the key's UTF-8 bytes
+    if length < needed:
+        raise ConfigError(
+            f"{name} is {length} bytes long, {algorithm} needs at least {needed}: make one with"
+            f" python3 -c 'import secrets; print(secrets.token_urlsafe({needed}))'")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,6 +143,12 @@ class Config:
             metrics_dir=reader.text("PROMETHEUS_MULTIPROC_DIR"),
             workers=reader.integer("WEB_CONCURRENCY", 1, minimum=1),
         )
+        if config.jwt_secret_key:
+            require_hmac_key_length("APPLICATION_JWT_SECRET_KEY", config.jwt_secret_key,
+                                    config.jwt_algorithm)
+        for number, key in enumerate(config.jwt_previous_secret_keys, start=1):
+            require_hmac_key_length(f"APPLICATION_JWT_PREVIOUS_SECRET_KEYS (key {number})", key,
+                                    config.jwt_algorithm)
         if config.default_access_level == "public" and not config.allow_public_access:
             raise ConfigError("EXTERNAL_API_DEFAULT_ACCESS_LEVEL is public, but public rooms are"
                               " disabled: set EXTERNAL_API_ALLOW_PUBLIC_ACCESS=true, or another level")

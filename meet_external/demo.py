@@ -31,6 +31,7 @@ def demo_config(config: Config) -> Config:
         return config
     models.bind(config.database_url)
     with models.database.connection_context():
+        # 64 characters: long enough for every algorithm (config.require_hmac_key_length).
         key = ServerSetting.get_or_set(DEMO_KEY_SETTING, lambda: secrets.token_urlsafe(48))
     return config.with_secret_key(key)
 

@@ -35,6 +35,8 @@ NO_KEY = (
     "APPLICATION_JWT_SECRET_KEY is not set: the server cannot sign tokens"
     " (set it, or try `meet-external serve --demo`)"
 )
+SHORT_KEY = ("APPLICATION_JWT_SECRET_KEY is 5 bytes long, HS256 needs at least 32: make one with"
+             " python3 -c 'import secrets; print(secrets.token_urlsafe(32))'")
 # Settings of §6 that must not leak from the developer's shell into the commands under test.
 CONFIG_PREFIXES = ("APPLICATION_", "ROOM_TELEPHONY_", "DATABASE_URL", "TOKEN_RATE_LIMIT",
                    "TRUSTED_PROXIES", "MAX_BODY_BYTES", "DB_", "METRICS_ENABLED", "WEB_CONCURRENCY",
@@ -519,6 +521,7 @@ BAD_SETTINGS = [
      "APPLICATION_JWT_EXPIRATION_SECONDS must be an integer, got 'abc'"),
     ("DATABASE_URL", "mysql://root@localhost/meet",
      "DATABASE_URL must start with sqlite:/// or postgresql://, got 'mysql'"),
+    ("APPLICATION_JWT_SECRET_KEY", "short", SHORT_KEY),
 ]
 
 
@@ -541,6 +544,18 @@ def test_serve_without_a_signing_key_refuses_to_start(cli, tmp_path):
     result = cli("serve", "--port", str(free_port()), DATABASE_URL=f"sqlite:///{path}")
     assert_refused(result, 2, NO_KEY)
     assert not path.exists()  # refused before touching the database
+
+
+def test_serve_with_a_key_too_short_for_its_algorithm_refuses_to_start(cli, tmp_path):
+    path = tmp_path / "untouched.sqlite3"
+    result = cli("serve", "--port", str(free_port()), DATABASE_URL=f"sqlite:///{path}",
+                 APPLICATION_JWT_SECRET_KEY="short")
+    assert_refused(result, 2, SHORT_KEY)
+    result = cli("serve", "--port", str(free_port()), DATABASE_URL=f"sqlite:///{path}",
+                 APPLICATION_JWT_SECRET_KEY="k" * 32, APPLICATION_JWT_ALG="HS512")
+    assert_refused(result, 2, "APPLICATION_JWT_SECRET_KEY is 32 bytes long, HS512 needs at least 64:"
+                   " make one with python3 -c 'import secrets; print(secrets.token_urlsafe(64))'")
+    assert not path.exists()
 
 
 # --- serve --demo ------------------------------------------------------------------------

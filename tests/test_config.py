@@ -6,10 +6,23 @@ from __future__ import annotations
 import ipaddress
 import re
 import sys
+import warnings
 
+import jwt
 import pytest
 
-from meet_external.config import DEFAULT_DATABASE_URL, POSTGRES_DRIVER, Config, ConfigError, RateLimit
+from meet_external.config import (
+    DEFAULT_DATABASE_URL,
+    HMAC_KEY_BYTES,
+    POSTGRES_DRIVER,
+    Config,
+    ConfigError,
+    RateLimit,
+    require_hmac_key_length,
+)
+
+# Long enough for HS512 (64 bytes), the longest key the settings may need.
+KEY = "k" * 64
 
 
 def test_defaults_of_the_contract():
@@ -76,8 +89,8 @@ def test_blank_values_mean_the_default():
 def test_every_setting_is_read():
     config = Config.from_env({
         "DATABASE_URL": "postgresql://meet:pw@db.internal:5433/meet",
-        "APPLICATION_JWT_SECRET_KEY": " current-key ",
-        "APPLICATION_JWT_PREVIOUS_SECRET_KEYS": "old-1, ,old-2,",
+        "APPLICATION_JWT_SECRET_KEY": f" current-{KEY} ",
+        "APPLICATION_JWT_PREVIOUS_SECRET_KEYS": f"old-1{KEY}, ,old-2{KEY},",
         "APPLICATION_JWT_ALG": "HS512",
         "APPLICATION_JWT_ISSUER": "meet.example.org",
         "APPLICATION_JWT_AUDIENCE": "partners",
@@ -98,8 +111,8 @@ def test_every_setting_is_read():
     })
     assert config == Config(
         database_url="postgresql://meet:pw@db.internal:5433/meet",
-        jwt_secret_key="current-key",
-        jwt_previous_secret_keys=("old-1", "old-2"),
+        jwt_secret_key=f"current-{KEY}",
+        jwt_previous_secret_keys=(f"old-1{KEY}", f"old-2{KEY}"),
         jwt_algorithm="HS512",
         jwt_issuer="meet.example.org",
         jwt_audience="partners",
@@ -240,6 +253,35 @@ def test_public_rooms_by_default_once_allowed():
     assert (config.default_access_level, config.allow_public_access) == ("public", True)
 
 
+@pytest.mark.parametrize(("algorithm", "needed"), [("HS256", 32), ("HS384", 48), ("HS512", 64)])
+def test_a_signing_key_shorter_than_its_algorithm_needs_stops_start_up(algorithm, needed):
+    short, enough = "é" * (needed // 2 - 1) + "k", "é" * (needed // 2)  # counted in UTF-8 bytes
+    for name, value in (("APPLICATION_JWT_SECRET_KEY", short),
+                        ("APPLICATION_JWT_PREVIOUS_SECRET_KEYS", f"{enough},{short}")):
+        with pytest.raises(ConfigError) as refused:
+            Config.from_env({name: value, "APPLICATION_JWT_ALG": algorithm})
+        shown = name if name == "APPLICATION_JWT_SECRET_KEY" else f"{name} (key 2)"
+        assert str(refused.value) == (
+            f"{shown} is {needed - 1} bytes long, {algorithm} needs at least {needed}: make one with"
+            f" python3 -c 'import secrets; print(secrets.token_urlsafe({needed}))'")
+    config = Config.from_env({"APPLICATION_JWT_SECRET_KEY": enough, "APPLICATION_JWT_ALG": algorithm,
+                              "APPLICATION_JWT_PREVIOUS_SECRET_KEYS": enough})
+    assert (config.jwt_secret_key, config.jwt_previous_secret_keys) == (enough, (enough,))
+
+
+@pytest.mark.parametrize("algorithm", ["HS256", "HS384", "HS512"])
+def test_the_shortest_key_accepted_is_the_shortest_pyjwt_signs_without_a_warning(algorithm):
+    needed = HMAC_KEY_BYTES[algorithm]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        jwt.encode({"sub": "x"}, "k" * needed, algorithm=algorithm)
+    with pytest.warns(jwt.InsecureKeyLengthWarning):
+        jwt.encode({"sub": "x"}, "k" * (needed - 1), algorithm=algorithm)
+    require_hmac_key_length("ANY_KEY", "k" * needed, algorithm)
+    with pytest.raises(ConfigError, match="^ANY_KEY is"):
+        require_hmac_key_length("ANY_KEY", "k" * (needed - 1), algorithm)
+
+
 def test_the_signing_key_is_required_to_serve():
     with pytest.raises(ConfigError) as refused:
         Config.from_env({}).require_secret_key()
@@ -247,7 +289,7 @@ def test_the_signing_key_is_required_to_serve():
         "APPLICATION_JWT_SECRET_KEY is not set: the server cannot sign tokens"
         " (set it, or try `meet-external serve --demo`)"
     )
-    Config.from_env({"APPLICATION_JWT_SECRET_KEY": "k"}).require_secret_key()  # no error
+    Config.from_env({"APPLICATION_JWT_SECRET_KEY": KEY}).require_secret_key()  # no error
     assert Config().with_secret_key("demo").jwt_secret_key == "demo"
 
 
@@ -285,8 +327,8 @@ def read_secret(name: str, environ: dict):
 
 
 SECRET_CASES = {  # name -> (file content, value read)
-    "APPLICATION_JWT_SECRET_KEY": (" key with spaces \n", " key with spaces "),
-    "APPLICATION_JWT_PREVIOUS_SECRET_KEYS": ("old-1, old-2\n", ("old-1", "old-2")),
+    "APPLICATION_JWT_SECRET_KEY": (f" {KEY} with spaces \n", f" {KEY} with spaces "),
+    "APPLICATION_JWT_PREVIOUS_SECRET_KEYS": (f"old-1{KEY}, old-2{KEY}\n", (f"old-1{KEY}", f"old-2{KEY}")),
     "DATABASE_URL": ("postgresql://meet:pw@db:5432/meet\n", "postgresql://meet:pw@db:5432/meet"),
     "DB_PASSWORD": ("p@ss:/word\n", "postgresql://dinum:p%40ss%3A%2Fword@localhost:5432/meet"),
 }
@@ -304,7 +346,8 @@ def test_a_secret_is_read_from_the_file_its_FILE_variable_names(name, tmp_path):
 
 
 @pytest.mark.parametrize(("content", "key"), [
-    ("key\n", "key"), ("key\r\n", "key"), ("key", "key"), ("key\n\n", "key\n"), (" key\t\n", " key\t"),
+    (f"{KEY}\n", KEY), (f"{KEY}\r\n", KEY), (KEY, KEY), (f"{KEY}\n\n", f"{KEY}\n"),
+    (f" {KEY}\t\n", f" {KEY}\t"),
 ])
 def test_only_one_trailing_newline_is_stripped(tmp_path, content, key):
     path = tmp_path / "key"
@@ -347,10 +390,10 @@ def test_an_unreadable_secret_file_is_refused_in_one_line(name, tmp_path):
 
 def test_a_secret_file_is_read_once_at_start_up(tmp_path):
     path = tmp_path / "key"
-    path.write_text("first\n")
+    path.write_text(f"first-{KEY}\n")
     config = Config.from_env({"APPLICATION_JWT_SECRET_KEY_FILE": str(path)})
-    path.write_text("second\n")
-    assert config.jwt_secret_key == "first"
+    path.write_text(f"second-{KEY}\n")
+    assert config.jwt_secret_key == f"first-{KEY}"
 
 
 # --- Meet's DB_* settings ---------------------------------------------------------------------
