@@ -51,11 +51,17 @@ def validated_scopes(scopes: Iterable[str], default: Tuple[str, ...] = DEFAULT_S
 
 
 def validated_domain(domain: str) -> str:
-    """Lower-cased and stripped, as Meet's ApplicationDomain.save() stores it."""
-    domain = domain.strip().lower().rstrip(".")
-    if not _DOMAIN.match(domain):
+    """Lower-cased and stripped, as Meet's ApplicationDomain.save() stores it.
+
+    One final dot (the DNS root: `example.com.`) is dropped only when it ends the value;
+    `example.com..` or `example.com. ` are refused, not cleaned (docs/contract-decisions.md).
+    """
+    name = domain.strip().lower()
+    if domain.endswith("."):
+        name = name[:-1]
+    if not _DOMAIN.fullmatch(name):  # fullmatch: `$` alone would let a final newline through
         raise InvalidDomain(domain)
-    return domain
+    return name
 
 
 class Application(MeetTable):

@@ -468,6 +468,9 @@ BAD_INPUT = [
      "invalid domain: 'not a domain'"),
     (["applications", "create", "--name", "X", "--domain", "under_score.org"],
      "invalid domain: 'under_score.org'"),
+    *[(["applications", "create", "--name", "X", "--domain", junk], f"invalid domain: {junk!r}")
+      for junk in ("example.com..", "example.com...", "example.com. ", "example.com .", "example.com\n.")],
+    (["applications", "add-domain", "{client_id}", "example.org.."], "invalid domain: 'example.org..'"),
     (["applications", "create", "--name", ""],
      "--name must be 1 to 255 printable characters, got ''"),
     (["applications", "create", "--name", "two\nlines"],
