@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import urllib.parse
 from typing import List
@@ -11,12 +10,19 @@ from typing import List
 import peewee
 
 import models
-from models import Application, User
-from models.applications import InvalidDomain, LastScope, UnknownApplication, UnknownScope
+from models.applications import (
+    DEFAULT_SCOPES,
+    KNOWN_SCOPES,
+    InvalidDomain,
+    LastScope,
+    UnknownApplication,
+    UnknownScope,
+)
 from models.schema import Layout, SchemaError, require_servable
-from models.users import DuplicateEmail, InvalidEmail, validated_email
+from models.users import DuplicateEmail, InvalidEmail
 
-from . import demo
+from . import admin, demo
+from .admin import CommandError
 from .config import Config, ConfigError
 
 PROG = "meet-external"
@@ -24,10 +30,6 @@ PROG = "meet-external"
 # period of 30 s. (During an outage a request may wait 10 s for a connection, then 15 s for a
 # statement: those are cut, and their clients retry.)
 GRACEFUL_TIMEOUT_SECONDS = 20
-
-
-class CommandError(Exception):
-    """Bad input: one line for the operator, a non-zero exit, nothing changed."""
 
 
 def main(argv: List[str] | None = None) -> int:
@@ -84,10 +86,6 @@ def _describe(exc: Exception) -> str:
     }.get(type(exc), "{}").format(exc.args[0] if exc.args else exc)
 
 
-def _print_json(value) -> None:
-    print(json.dumps(value, indent=2))
-
-
 # --- serve / init-db -------------------------------------------------------
 
 
@@ -124,126 +122,22 @@ def _safe_url(url: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{user_and_host[1]}"))
 
 
-# --- applications ------------------------------------------------------------
-
-
-MAX_NAME_LENGTH = 255  # the width of Application.name
-
-
-def cmd_applications_create(args, config: Config) -> None:
-    if not args.name.strip() or not args.name.isprintable() or len(args.name) > MAX_NAME_LENGTH:
-        raise CommandError(
-            f"--name must be 1 to {MAX_NAME_LENGTH} printable characters, got {args.name!r}"
-        )
-    application, secret = Application.register(
-        args.name,
-        scopes=args.scope or (),
-        domains=args.domain or (),
-        client_id_length=config.client_id_length,
-        client_secret_length=config.client_secret_length,
-    )
-    if args.json:
-        _print_json({"client_id": application.client_id, "client_secret": secret,
-                     **_without(application.as_public_dict(), "client_id")})
-        return
-    print(f"client_id:     {application.client_id}")
-    print(f"client_secret: {secret}")
-    print("The secret is shown this once; only its hash is stored.")
-
-
-def _without(mapping: dict, key: str) -> dict:
-    return {k: v for k, v in mapping.items() if k != key}
-
-
-def cmd_applications_list(args, config: Config) -> None:
-    rows = [app.as_public_dict() for app in Application.select().order_by(Application.created_at)]
-    if args.json:
-        _print_json(rows)
-        return
-    for row in rows:
-        state = "active" if row["active"] else "inactive"
-        domains = ",".join(row["domains"]) or "-"
-        print(f"{row['client_id']}  {state:8}  {' '.join(row['scopes'])}  domains={domains}  {row['name']}")
-
-
-def cmd_applications_set_active(args, config: Config) -> None:
-    Application.by_client_id(args.client_id).set_active(args.active)
-    print(f"{args.client_id} {'activated' if args.active else 'deactivated'}")
-
-
-def cmd_applications_rotate_secret(args, config: Config) -> None:
-    application = Application.by_client_id(args.client_id)
-    secret = application.rotate_secret(config.client_secret_length)
-    if args.json:
-        _print_json({"client_id": application.client_id, "client_secret": secret})
-    else:
-        print(f"client_secret: {secret}")
-        print("The old secret no longer works; the new one is shown this once.")
-
-
-def cmd_applications_domain(args, config: Config) -> None:
-    application = Application.by_client_id(args.client_id)
-    if args.add:
-        application.add_domain(args.domain)
-    else:
-        application.remove_domain(args.domain)
-    print(f"{args.client_id} domains: {', '.join(application.domain_list) or '(any)'}")
-
-
-def cmd_applications_scope(args, config: Config) -> None:
-    application = Application.by_client_id(args.client_id)
-    if args.add:
-        scopes = application.grant_scope(args.scope)
-    else:
-        scopes = application.revoke_scope(args.scope)
-    if args.json:
-        _print_json({"client_id": application.client_id, "scopes": scopes})
-    else:
-        print(f"{args.client_id} scopes: {' '.join(scopes) or '(none)'}")
-
-
-# --- users -------------------------------------------------------------------
-
-
-def cmd_users_create(args, config: Config) -> None:
-    user = User.create_user(args.email, active=not args.inactive)
-    if args.json:
-        _print_json(_user_dict(user))
-    else:
-        print(f"{user.id}  {user.email}")
-
-
-def _user_dict(user: User) -> dict:
-    return {"id": str(user.id), "email": user.email, "active": user.is_active}
-
-
-def cmd_users_list(args, config: Config) -> None:
-    users = [_user_dict(u) for u in User.select().order_by(User.created_at)]
-    if args.json:
-        _print_json(users)
-        return
-    for user in users:
-        print(f"{user['id']}  {'active' if user['active'] else 'inactive':8}  {user['email']}")
-
-
-def cmd_users_set_active(args, config: Config) -> None:
-    user = User.by_email(validated_email(args.email))
-    if user is None:
-        raise CommandError(f"no user with email {args.email!r}")
-    user.set_active(args.active)
-    print(f"{user.email} {'activated' if args.active else 'deactivated'}")
-
-
 # --- parser --------------------------------------------------------------------
 
 
+JSON_HELP = "print JSON instead of text"
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = _OneLineErrors(prog=PROG, description="Meet External API server.")
+    parser = _OneLineErrors(prog=PROG, description="Meet External API server: serve it, and manage"
+                            " its applications and users (settings: docs/operators.md).")
+    parser.add_argument("--version", action=_Version, help="print the version and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="create missing tables and serve the API")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve = _command(commands, "serve", "create missing tables and serve the API")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     serve.add_argument("--workers", type=_positive_int, default=None,
                        help="worker processes (default: $WEB_CONCURRENCY, else 1)")
     serve.add_argument("--graceful-timeout", type=_positive_int, default=GRACEFUL_TIMEOUT_SECONDS,
@@ -251,58 +145,91 @@ def _parser() -> argparse.ArgumentParser:
                        f" (default {GRACEFUL_TIMEOUT_SECONDS})")
     serve.add_argument("--access-log", action="store_true", help="log one line per request")
     serve.add_argument("--demo", action="store_true",
-                       help="seed a demo user and application and print a ready curl")
+                       help="without APPLICATION_JWT_SECRET_KEY, keep a generated one in the database;"
+                       " seed a demo user and application and print ready curl commands (not for"
+                       " production)")
     serve.set_defaults(run=cmd_serve)
 
-    commands.add_parser("init-db", help="create missing tables").set_defaults(run=cmd_init_db)
+    _command(commands, "init-db", "create missing tables (and migrate meet-external 0.1's)"
+             ).set_defaults(run=cmd_init_db)
 
-    apps = commands.add_parser("applications", help="manage client applications")
-    app_commands = apps.add_subparsers(dest="action", required=True, metavar="ACTION")
-    create = app_commands.add_parser("create", help="register an application")
-    create.add_argument("--name", required=True)
-    create.add_argument("--scope", action="append",
-                        help="repeatable; default: rooms:list, rooms:retrieve, rooms:create")
-    create.add_argument("--domain", action="append", help="repeatable; default: any domain")
-    create.add_argument("--json", action="store_true")
-    create.set_defaults(run=cmd_applications_create)
-    listing = app_commands.add_parser("list", help="list applications (never their secrets)")
-    listing.add_argument("--json", action="store_true")
-    listing.set_defaults(run=cmd_applications_list, writes=False)
-    for action, active in (("activate", True), ("deactivate", False)):
-        sub = app_commands.add_parser(action)
-        sub.add_argument("client_id", metavar="CLIENT_ID")
-        sub.set_defaults(run=cmd_applications_set_active, active=active)
-    rotate = app_commands.add_parser("rotate-secret", help="issue a new secret; the old one stops working")
-    rotate.add_argument("client_id", metavar="CLIENT_ID")
-    rotate.add_argument("--json", action="store_true")
-    rotate.set_defaults(run=cmd_applications_rotate_secret)
-    for action, add in (("add-domain", True), ("remove-domain", False)):
-        sub = app_commands.add_parser(action)
-        sub.add_argument("client_id", metavar="CLIENT_ID")
-        sub.add_argument("domain", metavar="DOMAIN")
-        sub.set_defaults(run=cmd_applications_domain, add=add)
-    for action, add in (("add-scope", True), ("remove-scope", False)):
-        sub = app_commands.add_parser(action)
-        sub.add_argument("client_id", metavar="CLIENT_ID")
-        sub.add_argument("scope", metavar="SCOPE")
-        sub.add_argument("--json", action="store_true")
-        sub.set_defaults(run=cmd_applications_scope, add=add)
+    apps = _command(commands, "applications", "manage client applications")
+    app_actions = apps.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = _command(app_actions, "create", "register an application and print its credentials")
+    create.add_argument("--name", required=True, help="a name for people (1 to 255 characters)")
+    create.add_argument("--scope", action="append", help=f"a scope to grant, repeatable; one of"
+                        f" {', '.join(KNOWN_SCOPES)} (default: {', '.join(DEFAULT_SCOPES)})")
+    create.add_argument("--domain", action="append", help="an email domain its users may have,"
+                        " repeatable (default: any domain)")
+    create.add_argument("--json", action="store_true", help=JSON_HELP)
+    create.set_defaults(run=admin.cmd_applications_create)
+    listing = _command(app_actions, "list", "list applications (never their secrets)")
+    listing.add_argument("--json", action="store_true", help=JSON_HELP)
+    listing.set_defaults(run=admin.cmd_applications_list, writes=False)
+    for action, active, text in (("activate", True, "let an application get tokens again"),
+                                 ("deactivate", False, "stop an application getting tokens")):
+        _on_application(app_actions, action, text).set_defaults(
+            run=admin.cmd_applications_set_active, active=active)
+    rotate = _on_application(app_actions, "rotate-secret",
+                             "issue a new secret; the old one stops working")
+    rotate.add_argument("--json", action="store_true", help=JSON_HELP)
+    rotate.set_defaults(run=admin.cmd_applications_rotate_secret)
+    for add, text in ((True, "allow users of an email domain (while none is added: any domain)"),
+                      (False, "remove an allowed email domain (when none is left: any domain)")):
+        domain = _on_application(app_actions, f"{'add' if add else 'remove'}-domain", text)
+        domain.add_argument("domain", metavar="DOMAIN", help="a domain name, e.g. example.com")
+        domain.set_defaults(run=admin.cmd_applications_domain, add=add)
+    for add, verb in ((True, "grant"), (False, "revoke")):
+        scope = _on_application(app_actions, f"{'add' if add else 'remove'}-scope",
+                                f"{verb} a scope; its next tokens carry the change")
+        scope.add_argument("scope", metavar="SCOPE", help=f"one of {', '.join(KNOWN_SCOPES)}")
+        scope.add_argument("--json", action="store_true", help=JSON_HELP)
+        scope.set_defaults(run=admin.cmd_applications_scope, add=add)
 
-    users = commands.add_parser("users", help="manage users")
-    user_commands = users.add_subparsers(dest="action", required=True, metavar="ACTION")
-    create_user = user_commands.add_parser("create")
-    create_user.add_argument("--email", required=True)
-    create_user.add_argument("--inactive", action="store_true")
-    create_user.add_argument("--json", action="store_true")
-    create_user.set_defaults(run=cmd_users_create)
-    list_users = user_commands.add_parser("list")
-    list_users.add_argument("--json", action="store_true")
-    list_users.set_defaults(run=cmd_users_list, writes=False)
-    for action, active in (("activate", True), ("deactivate", False)):
-        sub = user_commands.add_parser(action)
-        sub.add_argument("email", metavar="EMAIL")
-        sub.set_defaults(run=cmd_users_set_active, active=active)
+    users = _command(commands, "users", "manage users")
+    user_actions = users.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create_user = _command(user_actions, "create", "create a user and print its id")
+    create_user.add_argument("--email", required=True, help="the user's email address")
+    create_user.add_argument("--inactive", action="store_true",
+                             help="create it inactive: no token can act for it")
+    create_user.add_argument("--json", action="store_true", help=JSON_HELP)
+    create_user.set_defaults(run=admin.cmd_users_create)
+    list_users = _command(user_actions, "list", "list users")
+    list_users.add_argument("--json", action="store_true", help=JSON_HELP)
+    list_users.set_defaults(run=admin.cmd_users_list, writes=False)
+    for action, active, text in (("activate", True, "let applications act for a user again"),
+                                 ("deactivate", False, "stop applications acting for a user")):
+        sub = _command(user_actions, action, text)
+        sub.add_argument("email", metavar="EMAIL", help="the user's email address, in any case")
+        sub.set_defaults(run=admin.cmd_users_set_active, active=active)
     return parser
+
+
+def _command(commands, name: str, text: str) -> argparse.ArgumentParser:
+    """A subcommand whose help is listed by its parent's --help and heads its own."""
+    return commands.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+
+
+def _on_application(commands, name: str, text: str) -> argparse.ArgumentParser:
+    sub = _command(commands, name, text)
+    sub.add_argument("client_id", metavar="CLIENT_ID", help="the application's client_id"
+                     " (see `applications list`)")
+    return sub
+
+
+class _Version(argparse.Action):
+    """`--version`: what `/__version__` says (meet_external/probes.py), as one line."""
+
+    def __init__(self, option_strings, dest, help=None):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from .probes import version_info  # the web stack is imported only when asked
+
+        info = version_info()
+        commit = f" (commit {info['commit']})" if "commit" in info else ""
+        print(f"{info['source']} {info['version']}{commit}")
+        parser.exit(0)
 
 
 class _OneLineErrors(argparse.ArgumentParser):

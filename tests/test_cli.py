@@ -3,6 +3,7 @@ on the test database (DATABASE_URL from the `database_url` fixture)."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -21,8 +22,10 @@ import jwt
 import pytest
 import requests
 
+import meet_external
 import models
-from models import Application, ApplicationDomain, ServerSetting, User
+from meet_external import cli as cli_module
+from models import Application, ApplicationDomain, ServerSetting, User, applications
 from models.credentials import check_secret
 
 from .support.constants import SECRET_KEY, TOKEN_URL
@@ -30,7 +33,8 @@ from .support.constants import SECRET_KEY, TOKEN_URL
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PROG = "meet-external"
 ALL_SCOPES = ["rooms:list", "rooms:retrieve", "rooms:create"]
-KNOWN_SCOPES = "(known: rooms:list, rooms:retrieve, rooms:create, rooms:update, rooms:delete)"
+# Every scope the model knows (models/applications.py), as a refusal lists them.
+KNOWN_SCOPES = f"(known: {', '.join(applications.KNOWN_SCOPES)})"
 NO_KEY = (
     "APPLICATION_JWT_SECRET_KEY is not set: the server cannot sign tokens"
     " (set it, or try `meet-external serve --demo`)"
@@ -701,7 +705,7 @@ def test_serve_demo_prints_commands_that_work(database_url, tmp_path):
         assert token_response.status_code == 200, token_response.text
         body = token_response.json()
         assert (body["token_type"], body["expires_in"], body["scope"]) == (
-            "Bearer", 3600, "rooms:list rooms:retrieve rooms:create rooms:update rooms:delete")
+            "Bearer", 3600, " ".join(applications.KNOWN_SCOPES))  # the demo has every scope
 
         created = run_curl(room_curls[0], body["access_token"])
         assert created.status_code == 201, created.text
@@ -783,6 +787,65 @@ def test_serve_demo_workers_share_the_kept_key_without_the_environment(database_
         environments = [pathlib.Path(f"/proc/{pid}/environ").read_bytes() for pid in pids]
     assert len(environments) >= 3
     assert not any(b"APPLICATION_JWT_SECRET_KEY=" in environ for environ in environments)
+
+
+# --- --help and --version ------------------------------------------------------------------
+
+
+APPLICATION_ACTIONS = ["create", "list", "activate", "deactivate", "rotate-secret", "add-domain",
+                       "remove-domain", "add-scope", "remove-scope"]
+USER_ACTIONS = ["create", "list", "activate", "deactivate"]
+
+
+def listed_actions(help_text: str) -> list:
+    """The actions a --help lists, each with its help text (one or two lines each)."""
+    listing = help_text.split("positional arguments:\n", 1)[1].split("\n\n", 1)[0]
+    return re.findall(r"^    (\S+)(?: +|\n {10,})\S", listing, re.M)
+
+
+@pytest.mark.parametrize(("command", "actions"), [
+    ("applications", APPLICATION_ACTIONS), ("users", USER_ACTIONS),
+    (None, ["serve", "init-db", "applications", "users"]),
+])
+def test_help_lists_every_action_with_what_it_does(cli, command, actions):
+    output = succeeded(cli(*[part for part in (command, "--help") if part]))
+    assert sorted(listed_actions(output)) == sorted(actions)
+
+
+def every_parser(parser, path=()):
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from every_parser(sub, (*path, name))
+
+
+def test_every_command_action_and_option_says_what_it_does():
+    undocumented = [
+        (" ".join(path), action.dest)
+        for path, parser in every_parser(cli_module._parser())
+        for group in parser._actions
+        # a group of subcommands is documented by each of its choices' help
+        for action in (group._choices_actions if isinstance(group, argparse._SubParsersAction) else [group])
+        if not action.help or action.help == argparse.SUPPRESS
+    ]
+    assert undocumented == []
+    commands = [" ".join(path) for path, _ in every_parser(cli_module._parser())]
+    assert len(commands) == 1 + 4 + len(APPLICATION_ACTIONS) + len(USER_ACTIONS)
+    for command in commands:  # each --help works and heads with its description
+        output = succeeded(subprocess.run(
+            [sys.executable, "-m", "meet_external", *command.split(), "--help"], cwd=ROOT,
+            capture_output=True, text=True, timeout=60))
+        assert output.startswith(f"usage: {' '.join([PROG, *command.split()])} ")
+
+
+def test_version_prints_what_the_version_probe_says(cli, client):
+    probe = client.get("/__version__").json()
+    expected = f"{probe['source']} {probe['version']}"
+    if "commit" in probe:
+        expected += f" (commit {probe['commit']})"
+    assert succeeded(cli("--version")) == f"{expected}\n"
+    assert succeeded(cli("--version")) == f"meet-external {meet_external.__version__}\n"
 
 
 @pytest.mark.parametrize(("args", "message"), [
