@@ -156,10 +156,9 @@ def main(argv=None) -> int:
 
         import models
         from meet_external.app import create_app
+        from meet_external.auth.application import TokenSigner
         from meet_external.config import Config
         from meet_external.pagination import page_links
-        from meet_external.security import delegation_of
-        from meet_external.tokens import TokenSigner
         from models.db import connection
         from models.room_pages import rooms_page
         from models.room_queries import visible_room
@@ -180,7 +179,7 @@ def main(argv=None) -> int:
                 status = driver.call("POST", f"{base}/application/token/", json_type, body)
                 assert status == 200, status
             # The driver does not keep bodies; the tokens come from the signer instead.
-            from meet_external.tokens import TokenSigner as _Signer
+            from meet_external.auth.application import TokenSigner as _Signer
             from models import Application, User
 
             application = Application.get(Application.client_id == seeded["client_id"])
@@ -215,8 +214,8 @@ def main(argv=None) -> int:
             driver.close()
 
         signer = TokenSigner(config)
-        small = delegation_of(signer.verify(tokens["small"]))
-        big = delegation_of(signer.verify(tokens["big"]))
+        small = signer.delegation(signer.verify(tokens["small"]))
+        big = signer.delegation(signer.verify(tokens["big"]))
         policy = RoomPolicy.from_config(config)
 
         def with_conn(fn):

@@ -50,7 +50,7 @@ CATEGORIES: List[Tuple[str, object]] = [
                       "connexion/middleware/response_validation.py", "meet_external/validation.py")),
     ("security (connexion security + bearer handler)",
      lambda f, p: _in(p, "connexion/security.py", "connexion/middleware/security.py",
-                      "meet_external/security.py", "meet_external/tokens.py")),
+                      "meet_external/auth/bearer.py", "meet_external/auth/jwts.py")),
     ("JSON serialisation", lambda f, p: _in(p, "json", "connexion/jsonifier.py", "flask/json")),
     ("logging (incl. audit)", lambda f, p: _in(p, "logging", "meet_external/audit.py")),
     ("app code (handlers, models, meet_external)",

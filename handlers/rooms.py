@@ -65,5 +65,5 @@ def delete_room(token_info: dict, id: str):  # noqa: A002
 
 
 def _audit(event: str, delegation, room_id) -> None:
-    audit.record(event, client_id=delegation.client_id, client_known=True,
+    audit.record(event, client_id=delegation.client_id, client_known=True, token_kind=delegation.kind,
                  user_id=delegation.user_id, room_id=room_id, client_address=client_address())

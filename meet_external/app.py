@@ -29,6 +29,8 @@ from models.schema import require_servable
 from models.throttle import FailureBrake
 
 from . import audit, extension, metrics, probes
+from .auth.application import TokenSigner
+from .auth.bearer import Callers, bearer_handler_class
 from .config import Config
 from .context import EXTENSION, Services
 from .errors import error_handler
@@ -36,9 +38,7 @@ from .http import BodyLimit, HostHeader, JsonMediaType, VerbatimFile, WholeBody
 from .oauth_clients import OAuthClientRequests
 from .paths import Routes, SpecPaths
 from .proxies import TrustedProxies
-from .security import bearer_handler_class
 from .threads import HandlerThreads
-from .tokens import TokenSigner
 from .validation import VALIDATOR_MAP
 
 METRICS_PATH = "/metrics"
@@ -122,7 +122,7 @@ def create_app(config: Config) -> connexion.FlaskApp:
 
     app = connexion.FlaskApp(
         __name__,
-        security_map={"bearer": bearer_handler_class(signer)},
+        security_map={"bearer": bearer_handler_class(Callers(config, signer))},
         validator_map=VALIDATOR_MAP,
         jsonifier=Jsonifier(json),
     )

@@ -11,7 +11,7 @@ import sys
 from . import metrics
 
 logger = logging.getLogger("meet_external.audit")
-FIELDS = ("user_id", "room_id", "client_address", "reason")
+FIELDS = ("user_id", "room_id", "client_address", "reason", "token_kind")
 MAX_FIELD_LENGTH = 255
 
 

@@ -14,9 +14,12 @@ import ipaddress
 import os
 import re
 import urllib.parse
-from typing import Mapping, Tuple
+from typing import TYPE_CHECKING, Mapping, Tuple
 
 from models.rooms import ACCESS_LEVELS
+
+if TYPE_CHECKING:  # the module imports this one
+    from .auth.settings import AddonSettings, ResourceServerSettings
 
 JWT_ALGORITHMS = ("HS256", "HS384", "HS512")
 # The shortest key each HMAC algorithm is safe with: its digest size (RFC 7518 §3.2), the
@@ -90,6 +93,11 @@ class Config:
     # workers. `serve` makes and cleans one itself (meet_external/serving.py).
     metrics_dir: str | None = None
     workers: int = 1
+    # The other kinds of bearer token Meet accepts (meet_external/auth/settings.py): off when None.
+    addons: AddonSettings | None = None
+    resource_server: ResourceServerSettings | None = None
+    scopes_prefix: str | None = None
+    user_not_found_status: int = 400
     # Where database_url came from, for the hints of start-up errors (not a setting).
     database_source: str = dataclasses.field(default="the default", compare=False)
 
@@ -105,6 +113,8 @@ class Config:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Config:
+        from .auth.settings import addon_settings, resource_server_settings  # it imports this module
+
         reader = _Reader(environ)
         database_url, database_source = _database_url(reader)
         config = cls(
@@ -142,6 +152,11 @@ class Config:
             metrics_enabled=reader.boolean("METRICS_ENABLED", False),
             metrics_dir=reader.text("PROMETHEUS_MULTIPROC_DIR"),
             workers=reader.integer("WEB_CONCURRENCY", 1, minimum=1),
+            addons=addon_settings(reader),
+            resource_server=resource_server_settings(reader),
+            scopes_prefix=reader.text("OIDC_RS_SCOPES_PREFIX"),
+            user_not_found_status=int(reader.choice("EXTERNAL_API_USER_NOT_FOUND_STATUS",
+                                                    ("400", "404"), "400")),
         )
         if config.jwt_secret_key:
             require_hmac_key_length("APPLICATION_JWT_SECRET_KEY", config.jwt_secret_key,

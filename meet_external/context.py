@@ -9,8 +9,8 @@ import flask
 from models.clients import ClientAuthenticator
 from models.rooms import RoomPolicy
 
+from .auth.application import TokenSigner
 from .config import Config
-from .tokens import TokenSigner
 
 EXTENSION = "meet_external"
 

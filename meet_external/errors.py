@@ -53,6 +53,10 @@ GENERIC_MESSAGES = {
 class ApiError(Exception):
     """A client-visible failure: status, one-line message, optional headers and field errors."""
 
+    # Whether the body is OAuth's `{"error"}`: None for the route's own form; False for Meet's
+    # `{"detail"}` on the token endpoint (EXTERNAL_API_USER_NOT_FOUND_STATUS=404).
+    speaks_oauth: bool | None = None
+
     def __init__(
         self,
         status: int,
@@ -125,7 +129,7 @@ def as_api_error(exc: Exception) -> ApiError:
 
 def error_body(error: ApiError, oauth: bool) -> dict:
     """The token endpoint speaks OAuth (`error`); every other route speaks `detail`."""
-    if oauth:
+    if oauth if error.speaks_oauth is None else error.speaks_oauth:
         return {"error": error.message}
     body = {"detail": error.message}
     if error.errors:

@@ -11,9 +11,9 @@ from models.clients import Braked, Client, ClientAuthenticator, ClientRefused
 from models.users import InvalidEmail, validated_email
 
 from . import audit
+from .auth.application import TokenSigner
 from .config import Config
 from .errors import INVALID_EMAIL, ApiError
-from .tokens import TokenSigner
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -55,6 +55,14 @@ def grant_token(request: dict, signer: TokenSigner, config: Config, authenticato
     }
 
 
+def user_not_found(config: Config) -> TokenDenied:
+    """The file's 400 `{"error"}`, or Meet's 404 `{"detail"}` (EXTERNAL_API_USER_NOT_FOUND_STATUS)."""
+    denied = TokenDenied(config.user_not_found_status, "User not found.", "user_not_found")
+    if config.user_not_found_status == 404:
+        denied.speaks_oauth = False
+    return denied
+
+
 def _authenticated(authenticator: ClientAuthenticator, client_address: str, request: dict) -> Client:
     # grant_type was already checked against the file's enum by request validation.
     email_domain = request["scope"].strip().rpartition("@")[2]
@@ -83,7 +91,7 @@ def _delegated_user(client: Client, email: str, config: Config) -> User:
     else:
         user = User.by_email(email)
     if user is None:
-        raise TokenDenied(400, "User not found.", "user_not_found")
+        raise user_not_found(config)
     if not user.is_active:
         raise TokenDenied(403, "User account is disabled.", "user_inactive")
     return user

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 
 import anyio
@@ -28,6 +29,27 @@ _HOST = re.compile(r"(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9._~-]+))
 async def read_body(scope, receive) -> bytes:
     """The whole request body; `ClientDisconnect` if the client went away before sending it."""
     return await Request(scope, receive).body()
+
+
+def with_length(scope, body: bytes) -> dict:
+    """The scope of a request whose whole body was read: framed by a `Content-Length` of it.
+
+    Flask reads its body through a2wsgi, and werkzeug reads nothing from a
+    request without a `Content-Length` (a chunked one), so every reader after
+    this one sees the body as if it had come with its length, whatever its framing.
+    """
+    headers = [(name, value) for name, value in scope["headers"]
+               if name not in (b"content-length", b"transfer-encoding")]
+    return dict(scope, headers=[*headers, (b"content-length", str(len(body)).encode())])
+
+
+def parse_json(text: str):
+    """RFC 8259 JSON: Python's reader also takes `NaN`, `Infinity` and `-Infinity` (ValueError)."""
+    return json.loads(text, parse_constant=_not_json)
+
+
+def _not_json(constant: str):
+    raise ValueError(f"{constant} is not JSON")
 
 
 def replay(body: bytes, receive):
@@ -96,11 +118,15 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length = Headers(scope=scope).get("content-length")
+        headers = Headers(scope=scope)
+        length = headers.get("content-length")
         if length is not None:
             length = length.strip(" \t")  # optional whitespace around a field value (RFC 9110 §5.5)
             if not _DIGITS.fullmatch(length) or int(length) > self.limit:
-                await self._drain(scope, receive)
+                # uvicorn sends `100 Continue` at the app's first receive(): a client that
+                # waits for it has sent nothing yet, so there is nothing to drain.
+                if "100-continue" not in headers.get("expect", "").lower():
+                    await self._drain(scope, receive)
                 raise ApiError(413, f"Request body too large (limit {self.limit} bytes).",
                                headers={"Connection": "close"})
         received = 0
@@ -134,13 +160,19 @@ class BodyLimit:
 class WholeBody:
     """A request that may change something runs only once its whole body has arrived.
 
+    This is the one reader of such a body: what comes after it (validation,
+    the OAuth adapter, Flask) gets it with a `Content-Length`, so a chunked
+    body means what the same body with its length means (`with_length`).
+
     With httptools, uvicorn starts the app as soon as the head is parsed; when
     the body then breaks the protocol (`Transfer-Encoding: chunked, gzip`), it
     answers 400 itself and closes the connection, and the app only sees a
     disconnect. Reading the body first means such a request, or one whose
     client went away mid-body, runs nothing and stores nothing. A transfer
     coding other than `chunked`, which httptools passes on undecoded
-    (`gzip, chunked`), is 501 (RFC 9112 §6.1).
+    (`gzip, chunked`), is 501 (RFC 9112 §6.1); a content coding other than
+    `identity` is 415 (RFC 9110 §15.5.16), the body being read first so the
+    client sees the answer rather than a reset.
     """
 
     def __init__(self, app):
@@ -162,7 +194,12 @@ class WholeBody:
             body = await read_body(scope, receive)
         except ClientDisconnect:
             return
-        await self.app(scope, replay(body, receive), send)
+        encodings = [coding.strip().lower() for name, value in scope["headers"] if name == b"content-encoding"
+                     for coding in value.decode("latin-1").split(",")]
+        if any(coding not in ("identity", "") for coding in encodings):
+            raise ApiError(415, "Content-Encoding not supported: send the body as it is (identity).",
+                           headers={"Accept-Encoding": "identity"})
+        await self.app(with_length(scope, body), replay(body, receive), send)
 
 
 class JsonMediaType:

@@ -17,7 +17,7 @@ from typing import Dict, Tuple
 from starlette.datastructures import Headers, MutableHeaders
 
 from .errors import ApiError
-from .http import JSON, media_type, read_body, replay
+from .http import JSON, media_type, parse_json, read_body, replay
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -110,7 +110,7 @@ def _json_object_or_none(raw: bytes) -> dict | None:
     if not raw.strip():
         return {}
     try:
-        value = json.loads(raw.decode("utf-8"))
+        value = parse_json(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None

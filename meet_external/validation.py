@@ -7,7 +7,6 @@ these replace them through `validator_map`.
 
 from __future__ import annotations
 
-import json
 import re
 import urllib.parse
 from typing import Any, Dict, Tuple
@@ -18,7 +17,7 @@ from connexion.validators import AbstractRequestBodyValidator, ParameterValidato
 from jsonschema import ValidationError
 
 from .errors import INVALID_EMAIL, ApiError, field_error
-from .http import read_body, replay
+from .http import parse_json, read_body, replay
 
 _INTEGER = re.compile(r"-?[0-9]+")  # with fullmatch: `$` would also match before a final "\n"
 _validators: Dict[int, Tuple[dict, Draft4RequestValidator]] = {}
@@ -129,7 +128,7 @@ class JSONBodyValidator(AbstractRequestBodyValidator):
         except UnicodeDecodeError:
             raise ApiError(400, "Request body is not valid UTF-8.") from None
         try:
-            return json.loads(text)
+            return parse_json(text)
         except RecursionError:
             raise ApiError(400, "Request body is nested too deeply.") from None
         except ValueError:

@@ -147,7 +147,7 @@ def rooms_page(delegation: Delegation, page: int, page_size: int) -> RoomPage:
     reading = choose_reading(HINTS.count_of(delegation.user_id), HINTS.total, offset, page_size)
     params = {"user": user, "client": delegation.client_lookup, "limit": page_size, "offset": offset}
     rows = database.execute_sql(_statement(reading), params).fetchall()
-    require_standing(rows[0] if rows else None)
+    require_standing(rows[0] if rows else None, delegation)
     count, total = rows[0][2], rows[0][3]
     HINTS.saw(delegation.user_id, count, total)
     return RoomPage(count, [RoomView.from_row(row[4:]) for row in rows if row[4] is not None])

@@ -42,7 +42,7 @@ def visible_room(delegation: Delegation, room_id: str) -> RoomView:
     user = User.id.db_value(delegation.user_id)
     rows = _RETRIEVE.rows(delegation.client_lookup, Room.resource.db_value(room_uuid or _ANY),
                           user, user)
-    require_standing(rows[0] if rows else None)
+    require_standing(rows[0] if rows else None, delegation)
     if room_uuid is None or rows[0][2] is None:
         raise NotFound(room_id)
     return RoomView.from_row(rows[0][2:])

@@ -22,13 +22,15 @@ from .applications import Application, ApplicationDomain
 from .credentials import VerifiedSecret
 from .db import database, is_sqlite
 from .idempotency import IdempotencyRecord
+from .introspections import IntrospectionAnswer
 from .rooms import Resource, ResourceAccess, Room, RoomCreation
 from .settings import ServerSetting
 from .throttle import TokenFailureWindow
 from .users import User
 
 MEET_TABLES = (User, Resource, Room, ResourceAccess, Application, ApplicationDomain)
-SIDE_TABLES = (ServerSetting, RoomCreation, IdempotencyRecord, TokenFailureWindow, VerifiedSecret)
+SIDE_TABLES = (ServerSetting, RoomCreation, IdempotencyRecord, TokenFailureWindow, VerifiedSecret,
+               IntrospectionAnswer)
 FIRST_MIGRATION, LAST_MIGRATION = 15, 22
 SUPPORTED_RANGE = f"core {FIRST_MIGRATION:04d} to core {LAST_MIGRATION:04d}"
 LEGACY_TABLES = ("meet_users", "meet_applications", "meet_rooms", "meet_room_accesses")

@@ -1,14 +1,18 @@
-"""What an access token holds, how it is signed, and how it is checked (docs/api-users.md)."""
+"""The HMAC-signed JWTs this server verifies (application and add-on tokens), and the 401s.
+
+A token that is not one kind's JWT (not a JWT, another key, another algorithm) is
+`NotThisKind`, and the next kind is tried, as Meet tries its authentication classes in
+turn; one whose signature holds is that kind's to refuse (docs/contract-decisions.md).
+"""
 
 from __future__ import annotations
 
 import time
-from typing import Dict, Tuple
+from typing import Dict, Sequence
 
 import jwt
 
-from .config import Config
-from .errors import ApiError
+from ..errors import ApiError
 
 INVALID_TOKEN = "Invalid token."
 VERIFIED_CACHE_SIZE = 4096
@@ -19,46 +23,28 @@ def unauthorized(message: str, error: str | None = "invalid_token") -> ApiError:
     return ApiError(401, message, headers={"WWW-Authenticate": challenge})
 
 
-class TokenSigner:
-    """Mints and verifies the delegated-access JWTs, with the reference's exact claims."""
+class NotThisKind(Exception):
+    """The bearer is not a token of this kind: try the next one."""
 
-    def __init__(self, config: Config):
-        config.require_secret_key()
-        self.algorithm = config.jwt_algorithm
-        self.issuer = config.jwt_issuer
-        self.audience = config.jwt_audience
-        self.lifetime = config.jwt_expiration_seconds
-        self.signing_key = config.jwt_secret_key
-        # Previous keys still verify until their tokens expire; nothing new is signed with them.
-        self.verification_keys: Tuple[str, ...] = (
-            config.jwt_secret_key,
-            *config.jwt_previous_secret_keys,
-        )
+
+class HmacJwt:
+    """Verifies JWTs signed with one of `keys`, with `algorithm`, `issuer` and `audience`.
+
+    A client sends the same token for its whole lifetime, so the claims of tokens
+    already verified are kept (per process, bounded) and only their time window is
+    checked again: the signature is a pure function of the token and the configured
+    keys, which do not change while the process runs.
+    """
+
+    def __init__(self, keys: Sequence[str], algorithm: str, issuer: str | None, audience: str | None):
+        self.keys = tuple(keys)
+        self.algorithm = algorithm
+        self.issuer = issuer
+        self.audience = audience
         self._verified: Dict[str, dict] = {}
 
-    def mint(self, client_id: str, user_id: str, scopes: str) -> str:
-        now = int(time.time())
-        claims = {"iss": self.issuer}
-        if self.audience:
-            claims["aud"] = self.audience
-        claims.update(
-            iat=now,
-            exp=now + self.lifetime,
-            client_id=client_id,
-            scope=scopes,
-            user_id=user_id,
-            delegated=True,
-        )
-        return jwt.encode(claims, self.signing_key, algorithm=self.algorithm)
-
     def verify(self, token: str) -> dict:
-        """The claims of a valid delegated token; ApiError 401 with the contract's message otherwise.
-
-        A client sends the same token for its whole lifetime, so the claims of
-        tokens already verified are kept (per process, bounded) and only their
-        time window is checked again: the signature is a pure function of the
-        token and the configured keys, which do not change while the process runs.
-        """
+        """The claims of a valid token; NotThisKind, or ApiError 401 with the contract's message."""
         claims = self._verified.get(token)
         if claims is not None and claims.get("nbf", 0) <= time.time() < claims["exp"]:
             return claims
@@ -74,24 +60,23 @@ class TokenSigner:
                           options={"require": ["exp"], "verify_exp": check_expiry})
 
     def _verify(self, token: str) -> dict:
-        for key in self.verification_keys:
+        for key in self.keys:
             try:
                 claims = self._decode(token, key)
                 break
             except jwt.InvalidSignatureError:
                 continue
+            except (jwt.InvalidAlgorithmError, jwt.DecodeError):
+                # Not a JWT, or one with another algorithm (`none` included): not ours.
+                raise NotThisKind() from None
             except jwt.ExpiredSignatureError:
                 raise unauthorized(self._expired_or_invalid(token, key)) from None
             except jwt.InvalidTokenError:
                 raise unauthorized(INVALID_TOKEN) from None
         else:
-            raise unauthorized(INVALID_TOKEN)
+            raise NotThisKind()
         if _malformed_times(claims):
             raise unauthorized(INVALID_TOKEN)
-        if not claims.get("user_id") or not claims.get("client_id"):
-            raise unauthorized("Invalid token claims.")
-        if claims.get("delegated") is not True:
-            raise unauthorized("Invalid token type.")
         return claims
 
     def _expired_or_invalid(self, token: str, key: str) -> str:
