@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import socket
 import sys
 import urllib.parse
 from typing import List
@@ -37,8 +39,10 @@ def main(argv: List[str] | None = None) -> int:
     config = None
     try:
         config = Config.from_env()
-        if args.command == "serve" and not args.demo:
-            config.require_secret_key()  # refuse before touching the database
+        if args.command == "serve":  # refuse before touching the database or printing anything
+            if not args.demo:
+                config.require_secret_key()
+            require_free_address(args.host, args.port)
         layout = models.open_database(config.database_url)
         if args.command == "init-db":
             return args.run(args, config, layout) or 0
@@ -110,6 +114,20 @@ def cmd_serve(args, config: Config) -> int:
         host=args.host, port=args.port, workers=args.workers or config.workers,
         access_log=args.access_log, graceful_timeout=args.graceful_timeout, demo=args.demo,
     ))
+
+
+def require_free_address(host: str, port: int) -> None:
+    """Refuse, in one line, an address `serve` could not listen on: before `--demo` renews its
+    secret and prints credentials for a server that would not start."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET  # as uvicorn chooses
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            hint = " (another server? choose another --port)" if exc.errno == errno.EADDRINUSE else ""
+            raise CommandError(f"cannot listen on {host} port {port}: {reason}{hint}") from None
 
 
 def _safe_url(url: str) -> str:

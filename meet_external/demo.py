@@ -11,7 +11,7 @@ from models import Application, User
 from models.applications import KNOWN_SCOPES
 from models.settings import ServerSetting
 
-from .config import Config
+from .config import HMAC_KEY_BYTES, Config
 
 DEMO_EMAIL = "demo@example.com"
 # Users the printed commands add to a room as its attendees.
@@ -31,9 +31,17 @@ def demo_config(config: Config) -> Config:
         return config
     models.bind(config.database_url)
     with models.database.connection_context():
-        # 64 characters: long enough for every algorithm (config.require_hmac_key_length).
-        key = ServerSetting.get_or_set(DEMO_KEY_SETTING, lambda: secrets.token_urlsafe(48))
+        key = ServerSetting.get_or_set(DEMO_KEY_SETTING, _new_key)
+        if len(key.encode()) < HMAC_KEY_BYTES[config.jwt_algorithm]:
+            # Kept by an older version, too short for the algorithm (config.require_hmac_key_length):
+            # replaced, by the parent process before its workers read it.
+            key = _new_key()
+            ServerSetting.put(DEMO_KEY_SETTING, key)
     return config.with_secret_key(key)
+
+
+def _new_key() -> str:
+    return secrets.token_urlsafe(48)  # 64 characters: long enough for every algorithm
 
 
 def seed_and_print(config: Config, host: str, port: int) -> None:

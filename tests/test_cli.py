@@ -25,6 +25,8 @@ import requests
 import meet_external
 import models
 from meet_external import cli as cli_module
+from meet_external import demo
+from meet_external.config import Config
 from models import Application, ApplicationDomain, ServerSetting, User, applications
 from models.credentials import check_secret
 
@@ -760,6 +762,44 @@ def test_serve_demo_twice_keeps_one_user_one_application_and_the_key(database_ur
     # The kept key is the one the second server signs with.
     claims = jwt.decode(token, key, algorithms=["HS256"], issuer="lasuite-meet")
     assert claims["client_id"] == first["client_id"]
+
+
+@pytest.mark.parametrize("demo", [["--demo"], []], ids=["demo", "not demo"])
+def test_serve_on_an_address_in_use_stops_before_anything_is_written_or_printed(cli, tmp_path, demo):
+    path = tmp_path / "untouched.sqlite3"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = cli("serve", "--port", str(port), *demo, DATABASE_URL=f"sqlite:///{path}",
+                     APPLICATION_JWT_SECRET_KEY="k" * 64)
+    assert_refused(result, 1, f"cannot listen on 127.0.0.1 port {port}: Address already in use"
+                   " (another server? choose another --port)")
+    assert not path.exists()  # no demo key kept, no demo application and no secret renewed
+
+
+def test_serve_demo_on_an_address_in_use_keeps_the_demo_secret(cli, make_application):
+    existing = make_application(name=demo.DEMO_APPLICATION)
+    before = database_rows()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        result = cli("serve", "--demo", "--port", str(taken.getsockname()[1]))
+    assert (result.returncode, result.stdout) == (1, "")
+    assert database_rows() == before
+    assert authenticates(existing.client_id, existing.client_secret)
+
+
+def test_a_kept_demo_key_too_short_for_the_algorithm_is_replaced(database_url):
+    with models.database.connection_context():
+        ServerSetting.put(demo.DEMO_KEY_SETTING, "legacy-demo-key")  # as meet-external 0.1 may have
+    for algorithm, length in (("HS256", 64), ("HS512", 64)):
+        key = demo.demo_config(Config(database_url=database_url, jwt_algorithm=algorithm)).jwt_secret_key
+        assert len(key) == length and key != "legacy-demo-key"
+        with models.database.connection_context():
+            assert ServerSetting.value_of(demo.DEMO_KEY_SETTING) == key
+    # A key long enough is kept, as every worker must read the same one.
+    assert demo.demo_config(Config(database_url=database_url)).jwt_secret_key == key
 
 
 def process_tree(pid: int) -> list:
