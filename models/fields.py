@@ -30,6 +30,18 @@ def now() -> datetime.datetime:
     return datetime.datetime.now(UTC)
 
 
+def storable_text(text: str) -> bool:
+    """Text every database stores as it is: PostgreSQL refuses NUL in text, and no driver
+    encodes a lone surrogate (JSON's `"\\ud800"`) to UTF-8."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class TimestampField(peewee.Field):
     """`timestamp with time zone`; aware UTC datetimes in Python, text in UTC on SQLite."""
 
