@@ -1,25 +1,41 @@
-"""Rooms: list, create, retrieve, update and delete the delegated user's rooms."""
+"""Rooms: list, create, retrieve, update, grant access to and delete the delegated user's rooms."""
 
 from meet_external import audit
-from meet_external.context import client_address, header, no_content, request_url, room_url, services
+from meet_external.context import (
+    client_address,
+    header,
+    if_match,
+    if_none_match,
+    no_content,
+    not_modified,
+    request_url,
+    room_url,
+    services,
+)
 from meet_external.extension import component_schema
 from meet_external.idempotency import HEADER, body_fingerprint, idempotency_key
 from meet_external.pagination import page_links
 from meet_external.validation import validate_object
-from models import room_changes
+from models import room_changes, room_grants
 from models.idempotency import create_room_once
-from models.room_pages import rooms_page
-from models.room_queries import visible_room
-from models.rooms import NewRoom
+from models.room_pages import RoomPage, rooms_page
+from models.room_queries import room_by_slug, visible_room
+from models.rooms import NewRoom, RoomVersion
 
 
-def list_rooms(token_info: dict, page: int = 1, page_size: int = 20):
-    """One page of the user's rooms, newest first."""
-    found = rooms_page(token_info["delegation"], page, page_size)
+def list_rooms(token_info: dict, page: int = 1, page_size: int = 20, slug: str | None = None):
+    """One page of the user's rooms, newest first; with `slug`, only the room with that slug."""
+    delegation = token_info["delegation"]
+    if slug is None:
+        found = rooms_page(delegation, page, page_size)
+        query = {}
+    else:
+        found = _slug_page(room_by_slug(delegation, slug), page, page_size)
+        query = {"slug": slug}
     policy = services().room_policy
     return {
         "count": found.count,
-        **page_links(request_url(), page, page_size, found.count),
+        **page_links(request_url(), page, page_size, found.count, query),
         "results": [room.as_body(policy) for room in found.rooms],
     }, 200
 
@@ -37,12 +53,20 @@ def create_room(token_info: dict, body=None):
                                      fingerprint=body_fingerprint(body))
     if created:
         _audit("room.created", delegation, room.id)
-    return room.as_body(policy), 201, {"Location": room_url(room.id)}
+    # A new room has no attendees yet (a replayed one is answered as it was created).
+    etag = RoomVersion(room, []).etag(policy)
+    return room.as_body(policy), 201, {"Location": room_url(room.id), "ETag": etag}
 
 
 def retrieve_room(token_info: dict, id: str):  # noqa: A002 - the file names the parameter `id`
-    """The room, if the user has any access to it."""
-    return visible_room(token_info["delegation"], id).as_body(services().room_policy), 200
+    """The room, if the user has any access to it; with its attendees for its administrators."""
+    policy = services().room_policy
+    found = visible_room(token_info["delegation"], id)
+    etag = found.version.etag(policy)
+    unchanged = if_none_match()
+    if unchanged is not None and unchanged(etag):
+        return not_modified(etag)
+    return found.version.as_body(policy, with_attendees=found.administered), 200, {"ETag": etag}
 
 
 def update_room(token_info: dict, id: str, body=None):  # noqa: A002
@@ -50,18 +74,42 @@ def update_room(token_info: dict, id: str, body=None):  # noqa: A002
     delegation = token_info["delegation"]
     policy = services().room_policy
     updated = room_changes.update_room(delegation, id, room_changes.RoomChanges(**(body or {})), policy,
-                                       create_users=services().config.allow_user_creation)
+                                       create_users=services().config.allow_user_creation,
+                                       if_match=if_match())
     if updated.changed:
-        _audit("room.updated", delegation, updated.room.id)
-    return {**updated.room.as_body(policy), "attendees": updated.attendees}, 200
+        _audit("room.updated", delegation, updated.version.room.id)
+    return _room_answer(updated.version)
+
+
+def grant_room_access(token_info: dict, id: str, body: dict):  # noqa: A002
+    """Give a user (by email) a role in the room: administrator by default (owner or administrator)."""
+    delegation = token_info["delegation"]
+    policy = services().room_policy
+    granted = room_grants.grant_access(delegation, id, body["email"], body.get("role", "administrator"),
+                                        policy, create_users=services().config.allow_user_creation)
+    if granted.changed:
+        _audit("room.access_granted", delegation, granted.version.room.id)
+    return _room_answer(granted.version)
 
 
 def delete_room(token_info: dict, id: str):  # noqa: A002
     """Delete a room this application created for the user."""
     delegation = token_info["delegation"]
-    room_changes.delete_room(delegation, id)
+    room_changes.delete_room(delegation, id, services().room_policy, if_match=if_match())
     _audit("room.deleted", delegation, id)
     return no_content()
+
+
+def _room_answer(version: RoomVersion):
+    """200 with the room as its administrators see it (attendees included), and its ETag."""
+    policy = services().room_policy
+    return version.as_body(policy), 200, {"ETag": version.etag(policy)}
+
+
+def _slug_page(room, page: int, page_size: int) -> RoomPage:
+    """The page of a list that holds at most one room: it is on page 1."""
+    count = 0 if room is None else 1
+    return RoomPage(count, [room] if count and page == 1 else [])
 
 
 def _audit(event: str, delegation, room_id) -> None:

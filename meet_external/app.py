@@ -49,6 +49,7 @@ OPERATIONS: Dict[str, Callable] = {
     "retrieveRoom": handlers.rooms.retrieve_room,
     "updateRoom": handlers.rooms.update_room,
     "deleteRoom": handlers.rooms.delete_room,
+    "grantRoomAccess": handlers.rooms.grant_room_access,
 }
 
 
@@ -111,7 +112,7 @@ def methods_by_path(spec: dict) -> Dict[str, list]:
 def create_app(config: Config) -> connexion.FlaskApp:
     """A ready Connexion app bound to the configured database."""
     raw_spec, spec = load_spec()
-    raw_extension, extension_spec = extension.load_extension()
+    _, extension_spec = extension.load_extension()
     resolver = operation_resolver(spec, extension_spec)
     base_path = base_path_of(spec)
     token_path = f"{base_path}/application/token/"
@@ -183,8 +184,10 @@ def create_app(config: Config) -> connexion.FlaskApp:
     app.add_middleware(VerbatimFile, MiddlewarePosition.BEFORE_SWAGGER,
                        path=f"{base_path}/openapi.yaml", content=raw_spec,
                        media_type="application/yaml")
-    for suffix, content, media_type in (("yaml", raw_extension, "application/yaml"),
-                                        ("json", extension.as_json(), "application/json")):
+    # The extension document as served says what this server's settings accept.
+    served_extension = extension.ServedDocument.for_settings(config.allow_public_access)
+    for suffix, content, media_type in (("yaml", served_extension.yaml, "application/yaml"),
+                                        ("json", served_extension.json, "application/json")):
         app.add_middleware(VerbatimFile, MiddlewarePosition.BEFORE_SWAGGER,
                            path=f"{base_path}{extension.PREFIX}/openapi.{suffix}", content=content,
                            media_type=media_type)

@@ -12,16 +12,18 @@ from connexion.lifecycle import ConnexionResponse
 from starlette.exceptions import HTTPException
 
 from models import NotFound
-from models.db import DatabaseUnavailable
+from models.db import DatabaseUnavailable, TablesMissing
 from models.delegation import DelegationRefused
 from models.idempotency import IdempotencyInProgress, IdempotencyMismatch
 from models.room_changes import (
     InvalidAttendee,
     NotDeletableHere,
     NotRoomManager,
+    PreconditionFailed,
     RoomStillReferenced,
     UnknownAttendees,
 )
+from models.room_grants import InvalidGrantee, UnknownGrantee
 from models.rooms import PublicRoomsDisabled, RoomAllocationFailed
 from models.schema import LayoutChanged
 
@@ -85,9 +87,14 @@ def as_api_error(exc: Exception) -> ApiError:
     if isinstance(exc, LayoutChanged):
         logger.error("database layout changed since start-up: %s", exc)
         return ApiError(503, "The database's layout changed since this server started (La Suite "
-                             "Meet was migrated): restart meet-external.")
+                             "Meet was migrated): restart meet-external.", headers={"Retry-After": "5"})
     if isinstance(exc, DelegationRefused):
         return ApiError(401, exc.message, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    if isinstance(exc, TablesMissing):
+        metrics.count_database_error("unavailable")
+        logger.error("database tables missing: %s", exc)
+        return ApiError(503, "Service temporarily unavailable: the database's tables are missing (it was "
+                             "replaced since this server started).", headers={"Retry-After": "5"})
     if isinstance(exc, DatabaseUnavailable):
         metrics.count_database_error("unavailable")
         logger.error("database unavailable: %s", exc)
@@ -104,7 +111,14 @@ def as_api_error(exc: Exception) -> ApiError:
         messages = [f"No user has the email address of item {position}." for position in exc.positions]
         return ApiError(400, f"attendees: {messages[0]}", errors={"attendees": messages})
     if isinstance(exc, NotRoomManager):
-        return ApiError(403, "You do not have permission to update this room.")
+        return ApiError(403, exc.message)
+    if isinstance(exc, InvalidGrantee):
+        return field_error("email", "Must be a valid email.")
+    if isinstance(exc, UnknownGrantee):
+        return field_error("email", "No user has this email address.")
+    if isinstance(exc, PreconditionFailed):
+        return ApiError(412, "The room has changed since the version named in If-Match; nothing "
+                             "was changed.")
     if isinstance(exc, NotDeletableHere):
         return ApiError(403, "Only rooms created by this application can be deleted by it.")
     if isinstance(exc, RoomStillReferenced):
@@ -121,6 +135,12 @@ def as_api_error(exc: Exception) -> ApiError:
     if isinstance(exc, HTTPException):
         return ApiError(exc.status_code, GENERIC_MESSAGES.get(exc.status_code, "Error."),
                         headers=dict(exc.headers or {}))
+    if isinstance(exc, peewee.DataError):
+        # A value the database refused (PostgreSQL: NUL in text): request validation refuses
+        # such input by field; whatever still gets this far is the client's input, not a 500.
+        metrics.count_database_error("data")
+        logger.warning("the database refused a value of the request: %s", exc)
+        return ApiError(400, "The request holds a value the database cannot store.")
     if isinstance(exc, peewee.DatabaseError):
         metrics.count_database_error("error")
     logger.error("unhandled error", exc_info=exc)

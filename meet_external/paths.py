@@ -56,11 +56,13 @@ class Routes:
 
     def served_path(self, path: str, method: str = "GET") -> str | None:
         """The path to route a request to: the spelling of a spec path (moved under the extension
-        prefix for the extension's operations), a document, or None."""
+        prefix for the extension's operations, and for any method of a path only the extension
+        has, so that its 405 is answered there), a document, or None."""
         if self.documents.match(path):
             return path
         served = path if self._methods(path) else self.canonical(path)
-        if served is not None and method in self._methods(served, extended=True):
+        if served is not None and (method in self._methods(served, extended=True)
+                                   or not self._methods(served, extended=False)):
             return self.extension_base + served[len(self.base_path):]
         return served
 

@@ -17,9 +17,10 @@ from .fields import ScopesField, TimestampField, now
 from .prepared import Prepared
 
 # The scopes of the file's operations; the two "coming soon" ones of Meet's
-# ApplicationScope are granted only when asked for.
+# ApplicationScope, and rooms:grant-access (Meet's pull request #1682), are granted
+# only when asked for (docs/operators.md).
 DEFAULT_SCOPES = ("rooms:list", "rooms:retrieve", "rooms:create")
-KNOWN_SCOPES = DEFAULT_SCOPES + ("rooms:update", "rooms:delete")
+KNOWN_SCOPES = DEFAULT_SCOPES + ("rooms:update", "rooms:delete", "rooms:grant-access")
 MAX_CLIENT_ID_LENGTH = 100  # meet_application.client_id
 _ALPHABET = string.ascii_letters + string.digits
 _DOMAIN = re.compile(

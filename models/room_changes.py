@@ -1,16 +1,18 @@
 """Changing a room's attendees and settings, and deleting a room, in Meet's tables.
 
-The rules are in docs/contract-decisions.md (Attendees; Deleting a room). Both
-operations take the room's `meet_room` row first, locked, in one write
-transaction: a PATCH and a DELETE of one room run one after the other, and the
-one that comes second sees what the first left (a deleted room is a 404).
+The rules are in docs/contract-decisions.md (Attendees; Deleting a room; Conditional
+requests); granting a role (models/room_grants.py) stands on the same footing. Every
+operation takes the room's `meet_room` row first, locked, in one write transaction: two
+changes of one room run one after the other, and the one that comes second sees what the
+first left (a deleted room is a 404). An `If-Match` is compared there too, with the room as
+it is while the lock is held.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import uuid
-from typing import Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Sequence, Tuple
 
 import peewee
 
@@ -21,7 +23,7 @@ from .delegation import Delegation, require_current_standing
 from .fields import now
 from .prepared import Prepared, RowInsert
 from .rooms import (
-    ADMINISTRATOR,
+    MANAGERS,
     MEMBER,
     OWNER,
     ROOM_COLUMNS,
@@ -30,15 +32,24 @@ from .rooms import (
     Room,
     RoomCreation,
     RoomPolicy,
+    RoomVersion,
     RoomView,
+    sorted_attendees,
 )
 from .users import InvalidEmail, User, email_domain, validated_email
 
-MANAGERS = (OWNER, ADMINISTRATOR)
+# An If-Match header as a test of the room's current ETag (None: no header, no condition).
+Precondition = Callable[[str], bool] | None
 
 
 class NotRoomManager(Exception):
     """The user sees the room but is neither its owner nor an administrator."""
+
+    message = "You do not have permission to update this room."
+
+
+class PreconditionFailed(Exception):
+    """The room is not in the version an If-Match names; nothing was changed."""
 
 
 class NotDeletableHere(Exception):
@@ -76,8 +87,7 @@ class RoomChanges:
 
 @dataclasses.dataclass(frozen=True)
 class UpdatedRoom:
-    room: RoomView
-    attendees: List[str]  # the members' emails, sorted
+    version: RoomVersion
     changed: bool
 
 
@@ -94,18 +104,13 @@ def attendee_emails(emails: Sequence[str]) -> Dict[str, Tuple[int, str]]:
 
 
 def update_room(delegation: Delegation, room_id: str, changes: RoomChanges, policy: RoomPolicy,
-                create_users: bool) -> UpdatedRoom:
+                create_users: bool, if_match: Precondition = None) -> UpdatedRoom:
     """Apply a PATCH, all of it or nothing; only the room's owner or an administrator may."""
     level = policy.access_level(changes.access_level) if changes.access_level else None
     wanted = attendee_emails(changes.attendees) if changes.attendees is not None else None
-    room_uuid = _room_uuid(room_id)
+    room_uuid = room_uuid_of(room_id)
     with write_transaction():
-        require_current_standing(delegation)
-        room = _locked_room(room_uuid)
-        accesses = _accesses(room_uuid)
-        role = _role_of(accesses, delegation, room_id)
-        if role not in MANAGERS:
-            raise NotRoomManager()
+        room, accesses = managed_room(delegation, room_uuid, room_id, policy, if_match)
         changed = False
         if wanted is not None:
             changed = _set_members(room_uuid, wanted, accesses, delegation, create_users)
@@ -116,22 +121,23 @@ def update_room(delegation: Delegation, room_id: str, changes: RoomChanges, poli
             Resource.update(updated_at=now()).where(Resource.id == room_uuid).execute()
             room = room._replace(**settings)
             changed = True
-    members = sorted((email for role, email in accesses.values() if role == MEMBER),
-                     key=lambda email: (email.lower(), email))
-    return UpdatedRoom(room, members, changed)
+    return UpdatedRoom(RoomVersion(room, members_of(accesses)), changed)
 
 
-def delete_room(delegation: Delegation, room_id: str) -> None:
+def delete_room(delegation: Delegation, room_id: str, policy: RoomPolicy,
+                if_match: Precondition = None) -> None:
     """Delete a room this application created for its owner: accesses, room, resource, record."""
-    room_uuid = _room_uuid(room_id)
+    room_uuid = room_uuid_of(room_id)
     try:
         with write_transaction():
             require_current_standing(delegation)
-            _locked_room(room_uuid)
-            role = _role_of(_accesses(room_uuid), delegation, room_id)
+            room = _locked_room(room_uuid)
+            accesses = _accesses(room_uuid)
+            role = _role_of(accesses, delegation, room_id)
             creation = RoomCreation.get_or_none(RoomCreation.room_id == room_uuid)
             if role != OWNER or creation is None or creation.client_id != delegation.client_id:
                 raise NotDeletableHere()
+            _require_version(RoomVersion(room, members_of(accesses)), policy, if_match)
             if not is_sqlite():
                 # Meet's foreign keys are deferred to COMMIT: checked now, a reference
                 # from Meet's other tables fails the DELETE below, inside the transaction.
@@ -144,7 +150,30 @@ def delete_room(delegation: Delegation, room_id: str) -> None:
         raise RoomStillReferenced() from None
 
 
-def _room_uuid(room_id: str) -> uuid.UUID:
+def managed_room(delegation: Delegation, room_uuid: uuid.UUID, room_id: str, policy: RoomPolicy,
+                 if_match: Precondition, refusal=NotRoomManager) -> Tuple[RoomView, dict]:
+    """In a write transaction: the room, locked, and its accesses, once the user is found to be
+    its owner or an administrator and the room in the version `if_match` asks for."""
+    require_current_standing(delegation)
+    room = _locked_room(room_uuid)
+    accesses = _accesses(room_uuid)
+    if _role_of(accesses, delegation, room_id) not in MANAGERS:
+        raise refusal()
+    _require_version(RoomVersion(room, members_of(accesses)), policy, if_match)
+    return room, accesses
+
+
+def _require_version(version: RoomVersion, policy: RoomPolicy, if_match: Precondition) -> None:
+    if if_match is not None and not if_match(version.etag(policy)):
+        raise PreconditionFailed()
+
+
+def members_of(accesses: dict) -> List[str]:
+    """The members' emails, sorted, of a room's accesses (`_accesses`)."""
+    return sorted_attendees(email for role, email in accesses.values() if role == MEMBER)
+
+
+def room_uuid_of(room_id: str) -> uuid.UUID:
     try:
         return uuid.UUID(room_id)
     except (ValueError, AttributeError, TypeError):
@@ -181,7 +210,7 @@ def _set_members(room_uuid: uuid.UUID, wanted: Dict[str, Tuple[int, str]], acces
     users = User.ids_by_emails(wanted)
     missing = [email for email in wanted if email not in users]
     if missing and create_users:
-        users.update(_provisioned({email: wanted[email][1] for email in missing}, delegation.client_id))
+        users.update(provisioned_users({email: wanted[email][1] for email in missing}, delegation.client_id))
         missing = [email for email in wanted if email not in users]
     if missing:
         raise UnknownAttendees(sorted(wanted[email][0] for email in missing))
@@ -205,7 +234,7 @@ def _set_members(room_uuid: uuid.UUID, wanted: Dict[str, Tuple[int, str]], acces
     return bool(removed or added)
 
 
-def _provisioned(emails: Dict[str, str], client_id: str) -> Dict[str, Tuple[uuid.UUID, str]]:
+def provisioned_users(emails: Dict[str, str], client_id: str) -> Dict[str, Tuple[uuid.UUID, str]]:
     """Users created for attendees (lower-cased email -> as written), as the token endpoint
     creates them: only within the application's domains, when it has any."""
     application = Application.find(client_id)

@@ -1,48 +1,103 @@
-"""Retrieve: the user's standing and the room, if the user has an access to it, in one statement.
+"""Reading one room: by id (retrieve) or by slug (the list's `slug` filter), with the user's
+standing and role, in one statement; then, for a room the user administers, its attendees.
 
-(The list is models/room_pages.py.)
+(Pages of rooms are models/room_pages.py.)
 """
 
 from __future__ import annotations
 
 import uuid
+from typing import List, NamedTuple, Tuple
 
 import peewee
 
 from .base import NotFound
 from .delegation import Delegation, principal_columns, require_standing
 from .prepared import Prepared
-from .rooms import ROOM_COLUMNS, ResourceAccess, Room, RoomView
+from .rooms import (
+    MANAGERS,
+    MEMBER,
+    ROOM_COLUMNS,
+    ResourceAccess,
+    Room,
+    RoomVersion,
+    RoomView,
+    sorted_attendees,
+)
 from .users import User
 
 _ANY = uuid.UUID(int=0)
 
 
-def _retrieve_statement() -> peewee.Select:
-    room = (Room.select(*ROOM_COLUMNS)
+class VisibleRoom(NamedTuple):
+    """A room as one user sees it: their role, and the room with its attendees."""
+
+    role: str
+    version: RoomVersion
+
+    @property
+    def administered(self) -> bool:
+        """Owners and administrators are shown the attendees (docs/contract-decisions.md)."""
+        return self.role in MANAGERS
+
+
+def _one_room_statement(where) -> peewee.Select:
+    """The user's standing, then the room that `where` names if the user holds an access to it."""
+    room = (Room.select(*ROOM_COLUMNS, ResourceAccess.role)
             .join(ResourceAccess, on=(ResourceAccess.resource == Room.resource))
-            .where((Room.resource == _ANY) & (ResourceAccess.user == _ANY))
+            .where(where & (ResourceAccess.user == _ANY))
             .alias("room"))
     columns = [room.c.resource_id, room.c.slug, room.c.access_level, room.c.pin_code,
-               room.c.configuration]
+               room.c.configuration, room.c.role]
     return (User.select(*principal_columns(), *columns)
             .join(room, peewee.JOIN.LEFT_OUTER, on=peewee.SQL("1 = 1"))
             .where(User.id == _ANY))
 
 
-_RETRIEVE = Prepared(_retrieve_statement)
+# The slug lookup goes through meet_room's unique index on slug, then the access's unique
+# (user, resource) index: the same cost for a user with 10 rooms or 10,000 (bench/run.py).
+_BY_ID = Prepared(lambda: _one_room_statement(Room.resource == _ANY))
+_BY_SLUG = Prepared(lambda: _one_room_statement(Room.slug == ""))
+_MEMBERS = Prepared(lambda: (User.select(User.email)
+                             .join(ResourceAccess, on=(ResourceAccess.user == User.id))
+                             .where((ResourceAccess.resource == _ANY) & (ResourceAccess.role == MEMBER))))
 
 
-def visible_room(delegation: Delegation, room_id: str) -> RoomView:
+def visible_room(delegation: Delegation, room_id: str) -> VisibleRoom:
     """The room if the user has any access to it; NotFound otherwise, whatever the reason."""
     try:
         room_uuid = uuid.UUID(room_id)
     except (ValueError, AttributeError, TypeError):
         room_uuid = None
-    user = User.id.db_value(delegation.user_id)
-    rows = _RETRIEVE.rows(delegation.client_lookup, Room.resource.db_value(room_uuid or _ANY),
-                          user, user)
-    require_standing(rows[0] if rows else None, delegation)
-    if room_uuid is None or rows[0][2] is None:
+    found = _one_room(_BY_ID, delegation, Room.resource.db_value(room_uuid or _ANY))
+    if room_uuid is None or found is None:
         raise NotFound(room_id)
-    return RoomView.from_row(rows[0][2:])
+    role, room = found
+    # Every answer's ETag covers the attendees, so they are read whoever asks.
+    return VisibleRoom(role, RoomVersion(room, room_attendees(room.id)))
+
+
+def room_by_slug(delegation: Delegation, slug: str) -> RoomView | None:
+    """The user's room with this slug, compared case-insensitively; None if the user has none.
+
+    Meet stores every slug as Django's slugify() makes it, lower-case, so the lower-cased
+    slug is looked up as it is, through the column's unique index.
+    """
+    found = _one_room(_BY_SLUG, delegation, slug.lower())
+    return found[1] if found else None
+
+
+def room_attendees(room_id: uuid.UUID) -> List[str]:
+    """The room's members' emails, sorted as answers list them."""
+    rows = _MEMBERS.rows(Room.resource.db_value(room_id), MEMBER)
+    return sorted_attendees(email or "" for (email,) in rows)
+
+
+def _one_room(statement: Prepared, delegation: Delegation, room_key) -> Tuple[str, RoomView] | None:
+    """(the user's role, the room), after the user's standing is checked; None: no such room."""
+    user = User.id.db_value(delegation.user_id)
+    rows = statement.rows(delegation.client_lookup, room_key, user, user)
+    require_standing(rows[0] if rows else None, delegation)
+    if rows[0][2] is None:
+        return None
+    return rows[0][7], RoomView.from_row(rows[0][2:7])

@@ -7,7 +7,10 @@ role. A user's rooms are those where the user holds an access of any role.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import hashlib
+import json
 import secrets
 import string
 import uuid
@@ -23,6 +26,7 @@ from .users import User
 
 OWNER, ADMINISTRATOR, MEMBER = "owner", "administrator", "member"
 ROLES = (OWNER, ADMINISTRATOR, MEMBER)
+MANAGERS = (OWNER, ADMINISTRATOR)  # who may change a room, and are shown its attendees
 ACCESS_LEVELS = ("public", "trusted", "restricted")
 SLUG_GROUPS = (3, 4, 3)
 # Collisions are rare (26^10 slugs); a few retries absorb them, and running
@@ -187,6 +191,36 @@ class RoomView(NamedTuple):
             telephony["default_country"] = policy.default_country
             body["telephony"] = telephony
         return body
+
+
+def sorted_attendees(emails: Iterable[str]) -> List[str]:
+    """Attendees as answers list them: case-insensitively sorted, as stored."""
+    return sorted(emails, key=lambda email: (email.lower(), email))
+
+
+class RoomVersion(NamedTuple):
+    """A room with its attendees (its members' emails, sorted): all that its answers show."""
+
+    room: RoomView
+    attendees: List[str]
+
+    def as_body(self, policy: RoomPolicy, with_attendees: bool = True) -> dict:
+        body = self.room.as_body(policy)
+        if with_attendees:
+            body["attendees"] = list(self.attendees)
+        return body
+
+    def etag(self, policy: RoomPolicy) -> str:
+        """The room's strong ETag, the same in every answer that carries the room.
+
+        A digest of the body its owner and administrators are shown (attendees included), so
+        it changes whenever anything any answer shows changes (docs/contract-decisions.md,
+        Conditional requests).
+        """
+        canonical = json.dumps(self.as_body(policy), sort_keys=True, separators=(",", ":"),
+                               ensure_ascii=True).encode()
+        digest = base64.urlsafe_b64encode(hashlib.sha256(canonical).digest()[:18]).decode()
+        return f'"{digest}"'
 
 
 # What a room's body is read from, in RoomView's order.

@@ -14,30 +14,75 @@ EXTENSION = ROOT / "meet_external" / "openapi-extensions.yaml"
 ROOM = f"{API}/rooms/{uuid.uuid4()}"
 
 
-def test_the_extension_is_served_as_yaml_byte_for_byte_and_as_json(client):
-    as_yaml = client.get(f"{API}/extensions/openapi.yaml")
-    as_json = client.get(f"{API}/extensions/openapi.json")
+def served(client, suffix: str):
+    response = client.get(f"{API}/extensions/openapi.{suffix}")
+    assert (response.status_code, response.headers["content-type"]) == (200, f"application/{suffix}")
+    return response
 
-    assert (as_yaml.status_code, as_yaml.headers["content-type"]) == (200, "application/yaml")
+
+def access_levels(document: dict) -> list:
+    return document["components"]["schemas"]["AccessLevel"]["enum"]
+
+
+def test_with_public_rooms_allowed_the_document_is_served_as_shipped(make_client):
+    with make_client(allow_public_access=True) as client:
+        as_yaml, as_json = served(client, "yaml"), served(client, "json")
+
     assert as_yaml.content == EXTENSION.read_bytes()
-    assert (as_json.status_code, as_json.headers["content-type"]) == (200, "application/json")
     assert json.loads(as_json.content) == yaml.safe_load(EXTENSION.read_bytes())
+    assert access_levels(json.loads(as_json.content)) == ["public", "trusted", "restricted"]
 
 
-def test_the_extension_declares_the_two_operations_and_their_scopes():
+def test_with_public_rooms_off_the_served_document_leaves_public_out(client):
+    """The default: what the document says is valid is what this server accepts."""
+    shipped = yaml.safe_load(EXTENSION.read_bytes())
+    as_yaml = yaml.safe_load(served(client, "yaml").content)
+    as_json = json.loads(served(client, "json").content)
+
+    assert as_yaml == as_json
+    assert access_levels(as_json) == ["trusted", "restricted"]
+    assert "does not allow `public`" in as_json["components"]["schemas"]["AccessLevel"]["description"]
+    for document in (as_json, shipped):  # nothing else differs
+        del document["components"]["schemas"]["AccessLevel"]
+    assert as_json == shipped
+
+
+OPERATIONS = {
+    ("/rooms", "get", "listRooms", ("rooms:list",), ("200", "400", "401", "403")),
+    ("/rooms/{id}", "get", "retrieveRoom", ("rooms:retrieve",), ("200", "304", "401", "403", "404")),
+    ("/rooms/{id}", "patch", "updateRoom", ("rooms:update",), ("200", "400", "401", "403", "404", "412")),
+    ("/rooms/{id}", "delete", "deleteRoom", ("rooms:delete",), ("204", "401", "403", "404", "409", "412")),
+    ("/rooms/{id}/grant-access", "post", "grantRoomAccess", ("rooms:grant-access",),
+     ("200", "400", "401", "403", "404")),
+}
+
+
+def test_the_extension_declares_its_operations_and_their_scopes():
     spec = yaml.safe_load(EXTENSION.read_bytes())
     assert spec["servers"] == [{"url": API}]
-    operations = {(method, op["operationId"], tuple(op["security"][0]["BearerAuth"]),
+    operations = {(path, method, op["operationId"], tuple(op["security"][0]["BearerAuth"]),
                    tuple(sorted(op["responses"])))
-                  for method, op in spec["paths"]["/rooms/{id}"].items() if method != "parameters"}
-    assert operations == {
-        ("patch", "updateRoom", ("rooms:update",), ("200", "400", "401", "403", "404")),
-        ("delete", "deleteRoom", ("rooms:delete",), ("204", "401", "403", "404", "409")),
-    }
+                  for path, item in spec["paths"].items()
+                  for method, op in item.items() if method != "parameters"}
+    assert operations == OPERATIONS
 
 
-@pytest.mark.parametrize("method", ["PATCH", "DELETE"])
-@pytest.mark.parametrize("path", [ROOM, ROOM + "/"])
+def test_the_files_list_and_retrieve_are_restated_with_the_files_parameters():
+    """A client of the file sees no difference: the same operationIds, scopes and parameters."""
+    file = yaml.safe_load((ROOT / "openapi.yaml").read_bytes())
+    spec = yaml.safe_load(EXTENSION.read_bytes())
+    listing = spec["paths"]["/rooms"]["get"]
+    assert listing["parameters"][:2] == file["paths"]["/rooms"]["get"]["parameters"]
+    assert [p["name"] for p in listing["parameters"]] == ["page", "page_size", "slug"]
+    assert spec["paths"]["/rooms/{id}"]["parameters"] == file["paths"]["/rooms/{id}"]["get"]["parameters"]
+    for path, method in (("/rooms", "get"), ("/rooms/{id}", "get")):
+        assert spec["paths"][path][method]["operationId"] == file["paths"][path][method]["operationId"]
+        assert spec["paths"][path][method]["security"] == file["paths"][path][method]["security"]
+
+
+@pytest.mark.parametrize("method, path", [
+    (method, path) for method in ("PATCH", "DELETE") for path in (ROOM, ROOM + "/")
+] + [("POST", ROOM + "/grant-access/"), ("POST", ROOM + "/grant-access"), ("GET", f"{API}/rooms?slug=a")])
 def test_the_operations_need_a_bearer_token_under_both_spellings(client, method, path):
     response = client.request(method, path)
     assert (response.status_code, response.json()) == (
@@ -56,6 +101,8 @@ def test_the_internal_prefix_is_not_a_path_of_the_api(client, auth, method):
     ("POST", ROOM + "/", "DELETE, GET, HEAD, PATCH"),
     ("PATCH", f"{API}/rooms", "GET, HEAD, POST"),
     ("DELETE", f"{API}/rooms/", "GET, HEAD, POST"),
+    ("GET", ROOM + "/grant-access/", "POST"),
+    ("PATCH", ROOM + "/grant-access", "POST"),
 ])
 def test_other_methods_are_a_405_listing_both_documents_methods(client, auth, method, path, allowed):
     response = client.request(method, path, headers=auth)
