@@ -296,3 +296,33 @@ def test_attendees_are_meet_members_and_a_room_with_recordings_is_kept(meet, lay
         assert rows(meet, f"SELECT 1 FROM {table} WHERE {column} = %s", room["id"]) == [], table
     assert rows(meet, "SELECT email FROM meet_user WHERE email = 'bob@example.org'") == [
         {"email": bob.email}]
+
+
+def test_a_user_created_from_a_provider_token_is_a_meet_user(meet, layout, make_client, tmp_path):
+    """OIDC_CREATE_USER: the `sub` alone and an unusable password, as Meet's ResourceServerBackend
+    creates one; Meet links the email at the person's first login."""
+    from meet_external.config import Config
+
+    from .support.authorization_server import AuthorizationServerProcess
+    from .support.server import free_port
+
+    with AuthorizationServerProcess(free_port(), str(tmp_path / "provider.log")) as provider:
+        configured = Config.from_env(provider.settings())
+        token = provider.token("proconnect-sub-1")
+        with make_client(database_url=meet, fresh=True, resource_server=configured.resource_server,
+                         scopes_prefix=configured.scopes_prefix) as client:
+            created = client.post(f"{ROOMS_URL}/", headers={"Authorization": f"Bearer {token}"})
+    assert created.status_code == 201, created.text
+    (user,) = rows(meet, "SELECT * FROM meet_user")
+    password = user.pop("password")
+    assert password.startswith("!") and not django_hashers().is_password_usable(password)
+    assert user.pop("created_at") == user.pop("updated_at")
+    expected = {"last_login": None, "is_superuser": False, "id": user["id"], "sub": "proconnect-sub-1",
+                "email": None, "admin_email": None, "language": "en-us", "timezone": "UTC",
+                "is_device": False, "is_staff": False, "is_active": True, "full_name": None,
+                "short_name": None}
+    if layout == "0022":
+        expected.update(default_room_access_level=None, default_room_configuration={})
+    assert user == expected
+    (access,) = rows(meet, "SELECT role, user_id FROM meet_resource_access")
+    assert access == {"role": "owner", "user_id": user["id"]}

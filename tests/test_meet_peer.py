@@ -246,6 +246,28 @@ def test_provisioned_users_are_meet_users(peer):
     assert login == {"id": answers["here"]["columns"]["id"], "sub": f"oidc-{suffix}", "email": emails["here"]}
 
 
+def test_a_user_created_from_a_provider_token_is_a_meet_user(peer, tmp_path):
+    """OIDC_CREATE_USER: Meet's own models load the row and its validators accept it."""
+    from .support.authorization_server import AuthorizationServerProcess
+    from .support.server import free_port
+
+    person = f"proconnect-{uuid.uuid4().hex[:8]}"
+    with AuthorizationServerProcess(free_port(), str(tmp_path / "provider.log")) as provider:
+        server = peer.start_server(str(tmp_path / "server.log"), extra=provider.settings())
+        try:
+            created = httpx.post(f"{server.url}{API}/rooms/",
+                                 headers={"Authorization": f"Bearer {provider.token(person)}"})
+        finally:
+            server.stop()
+    assert created.status_code == 201, created.text
+    [answer] = peer.shell({"op": "user", "sub": person})
+    expected = {**PROVISIONAL_USER, "sub": person, **(AT_0022 if peer.core_migration() >= "0022" else {})}
+    assert without(answer["columns"], *PER_ROW, "email") == expected
+    assert answer["columns"]["email"] is None
+    assert (answer["has_usable_password"], answer["password_starts"], answer["password_length"],
+            answer["errors"]) == (False, "!", 41, {})
+
+
 def test_meets_admin_changes_take_effect_here(peer):
     made = json.loads(peer.cli("applications", "create", "--name", "Rotated", "--json").stdout)
     client_id, old = made["client_id"], made["client_secret"]

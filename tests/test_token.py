@@ -189,6 +189,16 @@ def test_unknown_user_is_400_when_creation_is_off(client, credentials):
     assert error_of(response) == {"error": "User not found."}
 
 
+def test_unknown_user_is_meets_404_when_asked(make_client, credentials, audit_lines):
+    """EXTERNAL_API_USER_NOT_FOUND_STATUS=404: Meet's answer, which ToM-Server branches on."""
+    with make_client(user_not_found_status=404) as client:
+        response = client.post(TOKEN_URL, json=credentials.token_request("ghost@example.com"))
+    assert (response.status_code, response.json()) == (404, {"detail": "User not found."})
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["cache-control"] == "no-store"
+    assert '"reason": "user_not_found"' in audit_lines[-1]
+
+
 def test_unknown_user_is_created_when_creation_is_on(make_client, credentials):
     with make_client(allow_user_creation=True) as client:
         response = client.post(TOKEN_URL, json=credentials.token_request("New.Person@example.com"))

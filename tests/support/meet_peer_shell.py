@@ -63,7 +63,9 @@ def application(request):
 
 
 def user(request):
-    person = models.User.objects.get(email=request["email"])
+    """The user by email, or by OIDC `sub` (a user created from a provider's token)."""
+    person = (models.User.objects.get(sub=request["sub"]) if "sub" in request
+              else models.User.objects.get(email=request["email"]))
     return {
         "columns": columns(person, leave_out=("password",)),
         "password_starts": person.password[:1],
