@@ -22,7 +22,8 @@ def test_token_issued_denied_and_room_created(client, credentials, user, audit_l
 
     logged = events(audit_lines)
     for event in logged:
-        assert set(event) <= {"time", "event", "client_id", "user_id", "room_id", "client_address", "reason"}
+        assert set(event) <= {"time", "event", "client_id", "user_id", "room_id", "client_address", "reason",
+                              "token_kind"}
         assert event["time"].endswith("+00:00")
     stripped = [{k: v for k, v in e.items() if k != "time"} for e in logged]
     common = {"client_id": credentials.client_id, "client_address": "127.0.0.1"}
@@ -30,7 +31,8 @@ def test_token_issued_denied_and_room_created(client, credentials, user, audit_l
         {"event": "token.issued", **common, "user_id": str(user.id)},
         {"event": "token.denied", **common, "reason": "invalid_credentials"},
         {"event": "token.denied", **common, "reason": "user_not_found"},
-        {"event": "room.created", **common, "user_id": str(user.id), "room_id": room["id"]},
+        {"event": "room.created", **common, "user_id": str(user.id), "room_id": room["id"],
+         "token_kind": "application"},
     ]
     text = "\n".join(audit_lines)
     assert credentials.client_secret not in text

@@ -1,4 +1,4 @@
-"""The one scope rule, for every kind of token, as Meet reads scopes (docs/api-users.md#scopes)."""
+"""The one scope rule, for every kind of token, as Meet reads scopes (docs/operators.md#tokens)."""
 
 from __future__ import annotations
 

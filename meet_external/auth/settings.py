@@ -1,7 +1,7 @@
 """The settings of the add-on and resource-server token kinds, with Meet's names and defaults.
 
 Each kind is off unless configured; a half configuration stops start-up in one line
-(docs/operators.md, Tokens from La Suite Meet's other clients).
+(docs/operators.md#tokens).
 """
 
 from __future__ import annotations
