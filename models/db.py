@@ -57,6 +57,16 @@ class DatabaseUnavailable(Exception):
     """The database cannot be reached; the request can be retried later."""
 
 
+class TablesMissing(DatabaseUnavailable):
+    """The database answers, but without the tables this process started with: it was dropped
+    and re-created (or restored empty) under the running server."""
+
+
+# PostgreSQL's undefined_table and undefined_column; SQLite says it in words.
+_MISSING_SQLSTATES = ("42P01", "42703")
+_MISSING_SQLITE = ("no such table", "no such column")
+
+
 def make_database(url: str) -> peewee.Database:
     """A database for a `sqlite:///path` or `postgresql://...` URL (not connected yet)."""
     parsed = urllib.parse.urlparse(url)
@@ -188,10 +198,13 @@ def connection():
         raise DatabaseUnavailable(str(exc)) from exc
     try:
         yield
-    except (peewee.OperationalError, peewee.InterfaceError) as exc:
+    except (peewee.OperationalError, peewee.InterfaceError, peewee.ProgrammingError) as exc:
+        missing = _tables_missing(exc)
+        if isinstance(exc, peewee.ProgrammingError) and not missing:
+            raise
         if not _is_lock_timeout(exc):
             discard_connection()
-        raise DatabaseUnavailable(str(exc)) from exc
+        raise (TablesMissing if missing else DatabaseUnavailable)(str(exc)) from exc
 
 
 @contextlib.contextmanager
@@ -225,6 +238,14 @@ def _closed_by_server(conn) -> bool:
 
 def _is_lock_timeout(exc: Exception) -> bool:
     return "locked" in str(exc)
+
+
+def _tables_missing(exc: Exception) -> bool:
+    """The statement named a table or column the database does not have (any more)."""
+    driver_error = exc.__cause__ or exc.__context__  # Peewee re-raises the driver's exception
+    if getattr(driver_error, "sqlstate", None) in _MISSING_SQLSTATES:
+        return True
+    return is_sqlite() and str(exc).startswith(_MISSING_SQLITE)
 
 
 def discard_connection() -> None:

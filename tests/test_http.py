@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 import meet_external.app
+import models
 
 from .conftest import API, ROOMS_URL, TOKEN_URL
 from .support.raw_http import raw_request
@@ -82,6 +83,20 @@ def test_unexpected_errors_are_500_json_without_details(make_client, auth, monke
     with make_client(fresh=True) as client:
         response = client.get(ROOMS_URL, headers=auth)
     assert_json_error(response, 500, {"detail": "Internal server error."})
+
+
+def test_a_value_the_database_refuses_is_400_not_500(make_client, database_url, auth, monkeypatch):
+    """The last line behind request validation: PostgreSQL refuses NUL in text (a DataError)."""
+    if not database_url.startswith("postgres"):
+        pytest.skip("PostgreSQL only: SQLite stores a NUL; request validation refuses it on both")
+
+    def unvalidated(**kwargs):
+        models.User.by_email("alice@example.com\x00")
+
+    monkeypatch.setitem(meet_external.app.OPERATIONS, "listRooms", unvalidated)
+    with make_client(fresh=True) as client:
+        response = client.get(ROOMS_URL, headers=auth)
+    assert_json_error(response, 400, {"detail": "The request holds a value the database cannot store."})
 
 
 def test_unreachable_database_is_503_and_not_ready(make_client, tmp_path):
