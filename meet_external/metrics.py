@@ -54,7 +54,8 @@ class Instruments:
             "meet_external_rooms_created", "Rooms created through the API.", registry=self.registry)
         self.database_errors = Counter(
             "meet_external_database_errors",
-            "Requests failed by the database: unavailable (answered 503) or error (answered 500).",
+            "Requests failed by the database: unavailable (answered 503), data (a value it refused, "
+            "answered 400) or error (answered 500).",
             ["kind"], registry=self.registry)
         self._requests: Dict[Tuple[str, int], object] = {}
         self._latency: Dict[str, object] = {}
