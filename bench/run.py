@@ -1169,6 +1169,10 @@ def main(argv: List[str] | None = None) -> int:
     parser.add_argument("--metrics-cost", action="store_true",
                         help="also run the 10-room list against a second server with METRICS_ENABLED=true,"
                              " in turns with the first (off, on, off, on), and report on/off")
+    parser.add_argument("--tokens", action="store_true",
+                        help="only the bearer-token mode (bench/tokens.py): the 10-room list with an"
+                             " application token, a kept resource-server token, the cache off, and"
+                             " while the provider hangs")
     args = parser.parse_args(argv)
     if args.quick:
         args.duration = 3.0
@@ -1210,7 +1214,7 @@ def main(argv: List[str] | None = None) -> int:
               " CPU column shows what else ran.", file=sys.stderr, flush=True)
     interrupted = False
     try:
-        if not args.no_floor:
+        if not args.no_floor and not args.tokens:
             report["floor"] = floor = {}
             try:
                 run_floor(floor, args, processes, wrk, secret_key)
@@ -1220,6 +1224,11 @@ def main(argv: List[str] | None = None) -> int:
         for kind in kinds:
             report["databases"][kind] = out = {"database": kind}
             try:
+                if args.tokens:
+                    import tokens
+
+                    tokens.run_tokens(kind, out, args, processes, wrk, secret_key)
+                    continue
                 run_database(kind, out, args, processes, wrk, secret_key, profile_dir)
             except BenchError as exc:
                 out["error"] = str(exc)
