@@ -107,3 +107,27 @@ def test_the_provider_down_is_a_503_and_add_on_tokens_keep_working(meet_like, pr
         503, {"detail": "The identity provider cannot check this token now; try again later."}, "5")
     assert created.status == 201
     assert raw_request(meet_like, rdv_service_public(meet_like, token)).status == 201
+
+
+@pytest.mark.parametrize("change", ["another private key", "another client secret"])
+def test_an_answer_that_cannot_be_read_or_a_refused_client_is_the_provider_failing(provider, change):
+    """Not the token's fault: the 503 of docs/operators.md#provider-outages, never a 401."""
+    import asyncio
+    import dataclasses
+
+    from joserfc import jwk
+
+    from meet_external.auth.introspection import ProviderUnavailable
+    from meet_external.auth.resource_server import ResourceServer
+    from meet_external.config import Config
+
+    settings = Config.from_env({**provider.settings(), "OIDC_RS_CACHE_SECONDS": "0"}).resource_server
+    if change == "another private key":
+        settings = dataclasses.replace(
+            settings, private_key=jwk.RSAKey.generate_key(2048).as_pem(private=True).decode())
+    else:
+        settings = dataclasses.replace(settings, client_secret="not-the-secret")
+    with pytest.raises(ProviderUnavailable) as failed:
+        asyncio.run(ResourceServer(settings).answer_for(provider.token(f"proconnect-{uuid.uuid4()}")))
+    expected = "cannot be decrypted" if change == "another private key" else "introspection answered HTTP 401"
+    assert expected in str(failed.value)
