@@ -13,7 +13,7 @@ import peewee
 from .base import MeetTable
 from .credentials import make_secret_hash
 from .db import database, is_sqlite, write_transaction
-from .fields import ScopesField, TimestampField, now
+from .fields import ScopesField, TimestampField, now, storable_text
 from .prepared import Prepared
 
 # The scopes of the file's operations; the two "coming soon" ones of Meet's
@@ -205,13 +205,7 @@ class ApplicationDomain(MeetTable):
 
 def could_be_client_id(text: str) -> bool:
     """False for text no client_id holds and a driver would refuse (NUL, lone surrogates)."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    return storable_text(text)
 
 
 def random_string(length: int) -> str:
