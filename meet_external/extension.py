@@ -21,7 +21,6 @@ import json
 import pathlib
 
 import yaml
-from connexion.json_schema import resolve_refs
 
 PREFIX = "/extensions"
 
@@ -76,9 +75,3 @@ _BlockStrings.add_representer(str, lambda dumper, value: dumper.represent_scalar
 def _dump_yaml(document: dict) -> bytes:
     return yaml.dump(document, Dumper=_BlockStrings, sort_keys=False, allow_unicode=True,
                      width=100).encode()
-
-
-@functools.cache
-def component_schema(name: str) -> dict:
-    """One of the document's schemas, its references resolved."""
-    return resolve_refs(load_extension()[1])["components"]["schemas"][name]

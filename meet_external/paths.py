@@ -11,6 +11,7 @@ from .path_templates import template_pattern
 # Connexion's own pages under the base path: the spec as JSON and YAML, and the Swagger UI
 # (`ui` redirects to `ui/`, whose files are flat: `ui/index.html`, `ui/swagger-ui.css`...);
 # then the extension document (meet_external/extension.py).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 DOCUMENT_PATTERNS = (r"/openapi\.json", r"/openapi\.yaml", r"/ui", r"/ui/[^/]*",
                      r"/extensions/openapi\.json", r"/extensions/openapi\.yaml")
 
@@ -60,6 +61,10 @@ class Routes:
         has, so that its 405 is answered there), a document, or None."""
         if self.documents.match(path):
             return path
+        if _CONTROL.search(path):
+            # No path of the API holds one, and Connexion's and Flask's routers disagree on
+            # a newline in a path parameter (one matches, the other not: a 500).
+            return None
         served = path if self._methods(path) else self.canonical(path)
         if served is not None and (method in self._methods(served, extended=True)
                                    or not self._methods(served, extended=False)):

@@ -13,7 +13,7 @@ from .db import fresh_connection, write_transaction
 from .delegation import Delegation, require_current_standing
 from .fields import TimestampField, now
 from .room_queries import visible_room
-from .rooms import NewRoom, RoomPolicy, RoomView, create_room
+from .rooms import NewRoom, RoomPolicy, RoomVersion, create_room
 
 RETENTION = datetime.timedelta(hours=24)
 # A first request that has not finished after this long is taken to have died.
@@ -99,15 +99,16 @@ class IdempotencyRecord(SideTable):
 
 
 def create_room_once(delegation: Delegation, new: NewRoom, policy: RoomPolicy, key: str | None,
-                     fingerprint: str) -> Tuple[RoomView, bool]:
-    """A new room, or with a key already used, the room its first request made; and whether it is new."""
+                     fingerprint: str) -> Tuple[RoomVersion, bool]:
+    """A new room, or with a key already used, the room its first request made (as it is now);
+    and whether it is new."""
     require_current_standing(delegation)
     if key is None:
-        return create_room(new, policy), True
+        return RoomVersion(create_room(new, policy), []), True
     record, finished = IdempotencyRecord.claim(delegation.client_id, delegation.user_id, key, fingerprint)
     if finished:
         try:
-            return visible_room(delegation, str(record.room_id)), False
+            return visible_room(delegation, str(record.room_id)).version, False
         except NotFound:  # the room was deleted since: the key starts over
             record.forget()
             record, _ = IdempotencyRecord.claim(delegation.client_id, delegation.user_id, key, fingerprint)
@@ -116,4 +117,4 @@ def create_room_once(delegation: Delegation, new: NewRoom, policy: RoomPolicy, k
     except BaseException:
         record.release()
         raise
-    return room, True
+    return RoomVersion(room, []), True

@@ -49,6 +49,7 @@ def test_with_public_rooms_off_the_served_document_leaves_public_out(client):
 
 OPERATIONS = {
     ("/rooms", "get", "listRooms", ("rooms:list",), ("200", "400", "401", "403")),
+    ("/rooms", "post", "createRoom", ("rooms:create",), ("201", "400", "401", "403", "409", "422", "503")),
     ("/rooms/{id}", "get", "retrieveRoom", ("rooms:retrieve",), ("200", "304", "401", "403", "404")),
     ("/rooms/{id}", "patch", "updateRoom", ("rooms:update",), ("200", "400", "401", "403", "404", "412")),
     ("/rooms/{id}", "delete", "deleteRoom", ("rooms:delete",), ("204", "401", "403", "404", "409", "412")),
@@ -75,7 +76,7 @@ def test_the_files_list_and_retrieve_are_restated_with_the_files_parameters():
     assert listing["parameters"][:2] == file["paths"]["/rooms"]["get"]["parameters"]
     assert [p["name"] for p in listing["parameters"]] == ["page", "page_size", "slug"]
     assert spec["paths"]["/rooms/{id}"]["parameters"] == file["paths"]["/rooms/{id}"]["get"]["parameters"]
-    for path, method in (("/rooms", "get"), ("/rooms/{id}", "get")):
+    for path, method in (("/rooms", "get"), ("/rooms", "post"), ("/rooms/{id}", "get")):
         assert spec["paths"][path][method]["operationId"] == file["paths"][path][method]["operationId"]
         assert spec["paths"][path][method]["security"] == file["paths"][path][method]["security"]
 
@@ -125,4 +126,12 @@ def test_options_is_a_204_without_allow(client, path):
 
 def test_options_on_an_unknown_path_is_a_404(client):
     response = client.options(f"{API}/nope")
+    assert (response.status_code, response.json()) == (404, {"detail": "Not found."})
+
+
+@pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE", "POST"])
+@pytest.mark.parametrize("tail", ["/%0Am", "/a%1Fb/", "/%7F/grant-access/"])
+def test_a_path_with_a_control_character_is_a_404(client, auth, method, tail):
+    """Connexion's and Flask's routers disagree on a newline in a path parameter (it was a 500)."""
+    response = client.request(method, f"{API}/rooms{tail}", headers=auth, json={})
     assert (response.status_code, response.json()) == (404, {"detail": "Not found."})
