@@ -1138,7 +1138,24 @@ def loadavg() -> List[float] | None:
 # --- main ----------------------------------------------------------------------------------
 
 
+SCENARIOS = {  # opt-in runs of their own, in their own modules: `--scenario NAME [their options]`
+    "curve": "curve",      # the list's p50 at one connection against the user's rooms
+    "growing": "growing",  # the mixed load that grows one user's rooms, rate per minute
+}
+
+
 def main(argv: List[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--scenario" in argv:
+        at = argv.index("--scenario")
+        name = argv[at + 1] if at + 1 < len(argv) else ""
+        if name not in SCENARIOS:
+            print(f"bench: --scenario is one of {', '.join(SCENARIOS)}", file=sys.stderr)
+            return 2
+        sys.path.insert(0, str(BENCH))
+        import importlib
+
+        return importlib.import_module(SCENARIOS[name]).main(argv[:at] + argv[at + 2:])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")

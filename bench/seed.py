@@ -149,8 +149,18 @@ def _secondary_indexes(db, tables) -> List[Tuple[str, str]]:
     return [(name, sql) for name, sql in rows]
 
 
-def seed(database_url: str, rng_seed: int = 5) -> Dict[str, object]:
-    """Fill the database; returns the users' ids, the app credentials and some room ids."""
+def seed(database_url: str, rng_seed: int = 5, extra: Dict[str, int] | None = None,
+         burst: Dict[str, int] | None = None, statistics: bool = True) -> Dict[str, object]:
+    """Fill the database; returns the users' ids, the app credentials and some room ids.
+
+    `extra` (email -> rooms): more users whose rooms are interleaved with everybody's, like the
+    big user's; `burst` (email -> rooms): users whose rooms were all made at once, one after
+    the other, the newest of the database (as a user's rooms made through the API in one go).
+    `statistics=False` leaves the tables as a restore does, without planner statistics or a
+    visibility map, and turns autovacuum off for the four tables of this throwaway database so
+    that they stay so while the benchmark measures (PostgreSQL).
+    """
+    extra, burst = dict(extra or {}), dict(burst or {})
     rng = random.Random(rng_seed)
     models.open_database(database_url)
     db = models.database.obj
@@ -166,13 +176,19 @@ def seed(database_url: str, rng_seed: int = 5) -> Dict[str, object]:
     other_ids = [_uuid_hex(rng) for _ in range(OTHER_USERS)]
     emails = [(small_id, SMALL_EMAIL), (big_id, BIG_EMAIL), (writer_id, WRITER_EMAIL)]
     emails += [(uid, f"user{i:04d}@bench.example") for i, uid in enumerate(other_ids)]
+    more_ids = {email: _uuid_hex(rng) for email in [*extra, *burst]}
+    emails += [(uid, email) for email, uid in more_ids.items()]
     users = [(uid, now_stamp, now_stamp, email) for uid, email in emails]
 
     # Owners of all rooms in creation order, newest first, shuffled so that every user's
     # rooms are interleaved with the others'.
     owners = [small_id] * SMALL_ROOMS + [big_id] * BIG_ROOMS
     owners += [other_ids[i % OTHER_USERS] for i in range(OTHER_ROOMS)]
+    for email, count in extra.items():
+        owners += [more_ids[email]] * count
     rng.shuffle(owners)
+    for email, count in burst.items():  # newest first: n = 0 is the newest room
+        owners[:0] = [more_ids[email]] * count
 
     resources: List[tuple] = []
     rooms: List[tuple] = []
@@ -236,7 +252,11 @@ def seed(database_url: str, rng_seed: int = 5) -> Dict[str, object]:
         else:
             # What autovacuum would do shortly after a bulk load; without it the planner
             # believes the tables are empty. SQLite is left as an application leaves it.
-            db.execute_sql("VACUUM ANALYZE")
+            if statistics:
+                db.execute_sql("VACUUM ANALYZE")
+            else:
+                for table in tables:
+                    db.execute_sql(f'ALTER TABLE "{table}" SET (autovacuum_enabled = false)')
             # The load's dirty pages written out now, not by the checkpointer while the first
             # runs measure (it was behind p99s of 70-430 ms in the token, list and retrieve
             # runs that follow a seed; docs/performance.md).
@@ -248,6 +268,7 @@ def seed(database_url: str, rng_seed: int = 5) -> Dict[str, object]:
         "client_secret": secret,
         "users": {k: str(uuid.UUID(v)) for k, v in
                   (("small", small_id), ("big", big_id), ("writer", writer_id))},
+        "more_users": {email: str(uuid.UUID(uid)) for email, uid in more_ids.items()},
         "emails": {"small": SMALL_EMAIL, "big": BIG_EMAIL, "writer": WRITER_EMAIL},
         "attendees": attendees,
         "scopes": list(application.scopes),

@@ -3,31 +3,32 @@
 The rule: a user's rooms are those where the user holds an access; newest first by
 the room's creation time (`meet_resource.created_at`), then id. Meet's layout puts the
 access (with the user) and the creation time in two tables, so no one index serves
-every user: a page is read one of three ways, all giving the same rows.
+every user: the statement reads a page one of three ways, all giving the same rows.
 
-- `BY_USER`: the user's accesses, each room's time looked up, sorted. Cheap for a user
-  with few rooms; a user with 100,000 costs 100,000 lookups (~700 ms on PostgreSQL).
-- `NEWEST` / `OLDEST`: the project's index on `meet_resource (created_at, id)` walked
-  from one end, each room probed for the user's access, until the page is full. Cheap
-  for a user who holds a good share of all rooms, near either end of their list; a
-  user with 10 rooms among 200,000 costs ~200,000 probes (~240 ms).
+- by the user: each of the user's accesses, its room's time looked up, the page sorted
+  out. Costs a lookup per room of the user.
+- a walk from the newest (or the oldest) end of the project's index on
+  `meet_resource (created_at, id)`, each room probed for the user's access, until the rows
+  up to the page are found. Cheap for a user who holds a good share of the rooms near
+  that end; a user with few rooms among many makes it walk far.
 
-A database planner cannot choose for us: a prepared statement (psycopg prepares what it
-runs five times) gets one generic plan for every user, and PostgreSQL's was measured
-picking BY_USER (700 ms for the big user) whatever the user; planning each time instead
-costs ~1 ms a request. So the statement names the way itself, chosen from the user's
-count as this process last saw it (`PageHints`). A hint only decides the speed: the
-count, the offsets and the rows always come from the statement itself, so a stale hint
-(another worker wrote since) gives the same page, read more slowly. A user this process has
-no hint for is counted first, in a statement of its own (once per process and user):
-guessing instead read a big user BY_USER, and those 0.7 s first pages were the sporadic
-p99s measured under load (docs/performance.md). OLDEST reads the page's rows from the far
-end, its offset computed from the count inside the statement.
+The way is chosen inside the statement, from the user's exact count (counted there anyway)
+and the page's position, never from a hint kept by a process or from the planner's
+statistics of Meet's tables, which may be stale or absent (docs/performance.md): a user
+with at most `WALK_FROM` rooms is read by the user; else the walk starts from the end
+nearer the page, and gives up after `count / 2` rooms, when the page is read by the user
+after all. So no page costs more than 1.5 times the by-the-user reading, and the users who
+own many rooms get their first and last pages in a few dozen probes.
+
+Each part is written so that its plan does not depend on estimates: the room's time and
+the room's row are fetched by correlated subqueries on primary keys (one index probe each;
+a generic plan built without statistics joined them by hashing all of `meet_resource`,
+37 ms for a 10-room user), and the ways not taken sit behind conditions that PostgreSQL
+and SQLite evaluate once, before reading anything.
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Dict, List, NamedTuple
 
 from .applications import Application
@@ -36,118 +37,102 @@ from .delegation import Delegation, require_standing
 from .rooms import RoomView
 from .users import User
 
-BY_USER, NEWEST, OLDEST = "by_user", "newest", "oldest"
 # Past this an OFFSET means nothing (no user has 2**62 rooms); SQL integers stop at 2**63.
 MAX_OFFSET = 2 ** 62
-# A way is worth switching to only when it reads clearly fewer rows.
-SWITCH_FACTOR = 2
+# Up to this many rooms a user is read by the user: at most this many lookups (~1 ms), and
+# a walk would have to find the user's rooms among many more others.
+WALK_FROM = 1_000
+# The ways, as the statement names them.
+NOTHING, BY_USER, NEWEST, OLDEST = 0, 1, 2, 3
 
 
 class RoomPage(NamedTuple):
     count: int
     rooms: List[RoomView]
+    reading: int = BY_USER  # the way the rows were read (for tests and EXPLAIN)
 
 
-def choose_reading(count: int | None, total: int | None, offset: int, limit: int) -> str:
-    """The cheapest way to read rows [offset, offset + limit) of a user with `count` rooms
-    among `total` (both as last seen; None when unknown)."""
-    if not count or offset >= count:
-        return BY_USER if not count else OLDEST  # past the end: OLDEST reads nothing
-    spread = max(total or count, count) / count  # rooms walked per room of the user
-    from_newest = (offset + limit) * spread
-    from_oldest = (count - offset) * spread
-    if min(from_newest, from_oldest) * SWITCH_FACTOR >= count:
-        return BY_USER
-    return NEWEST if from_newest <= from_oldest else OLDEST
-
-
-class PageHints:
-    """What this process last saw: each user's room count, and how many rooms there are."""
-
-    SIZE = 10_000
-
-    def __init__(self):
-        self._counts: Dict[object, int] = {}
-        self.total: int | None = None
-        self._lock = threading.Lock()
-
-    def count_of(self, user_id) -> int | None:
-        return self._counts.get(user_id)
-
-    def saw(self, user_id, count: int, total: int | None) -> None:
-        with self._lock:
-            if len(self._counts) >= self.SIZE and user_id not in self._counts:
-                self._counts.clear()
-            self._counts[user_id] = count
-            self.total = total if total and total > 0 else None
-
-
-HINTS = PageHints()
-
-_PAGE = {
-    BY_USER: """SELECT s.created_at, r.resource_id, r.slug, r.access_level, r.pin_code, r.configuration
-        FROM meet_resource_access x JOIN meet_resource s ON s.id = x.resource_id
-        JOIN meet_room r ON r.resource_id = s.id
-        WHERE x.user_id = {user} ORDER BY s.created_at DESC, s.id DESC LIMIT {limit} OFFSET {offset}""",
-    NEWEST: """SELECT s.created_at, r.resource_id, r.slug, r.access_level, r.pin_code, r.configuration
-        FROM meet_resource s JOIN meet_room r ON r.resource_id = s.id
-        WHERE (SELECT 1 FROM meet_resource_access x WHERE x.resource_id = s.id AND x.user_id = {user}) = 1
-        ORDER BY s.created_at DESC, s.id DESC LIMIT {limit} OFFSET {offset}""",
-    OLDEST: """SELECT s.created_at, r.resource_id, r.slug, r.access_level, r.pin_code, r.configuration
-        FROM meet_resource s JOIN meet_room r ON r.resource_id = s.id
-        WHERE (SELECT 1 FROM meet_resource_access x WHERE x.resource_id = s.id AND x.user_id = {user}) = 1
-        ORDER BY s.created_at ASC, s.id ASC
-        LIMIT {greatest}({least}({limit}, (SELECT n FROM counted) - {offset}), 0)
-        OFFSET {greatest}((SELECT n FROM counted) - {offset} - {limit}, 0)""",
-}
-# The correlated probe in NEWEST and OLDEST is a scalar subquery, not EXISTS, on purpose:
-# planners turn EXISTS into a join and may then sort everything; a scalar subquery stays a
-# per-row filter on the index walk.
-_STATEMENT = """WITH counted AS (SELECT COUNT(*) AS n FROM meet_resource_access WHERE user_id = {user})
+_STATEMENT = """WITH counted AS {materialized} (
+    SELECT COUNT(*) AS n FROM meet_resource_access WHERE user_id = {user}),
+span AS {materialized} (
+    SELECT n, o, l, CASE WHEN l = 0 THEN {nothing} WHEN n <= {walk_from} THEN {by_user}
+        WHEN o + l <= n - o THEN {newest} ELSE {oldest} END AS way
+    FROM (SELECT n, {least}({offset}, n) AS o, {greatest}({least}({limit}, n - {offset}), 0) AS l
+          FROM counted) c),
+newest AS {materialized} (
+    SELECT w.id, w.created_at FROM (
+        SELECT s.id, s.created_at FROM meet_resource s WHERE (SELECT way FROM span) = {newest}
+        ORDER BY s.created_at DESC, s.id DESC LIMIT (SELECT n / 2 FROM span)) w
+    WHERE {owned} LIMIT (SELECT o + l FROM span)),
+oldest AS {materialized} (
+    SELECT w.id, w.created_at FROM (
+        SELECT s.id, s.created_at FROM meet_resource s WHERE (SELECT way FROM span) = {oldest}
+        ORDER BY s.created_at ASC, s.id ASC LIMIT (SELECT n / 2 FROM span)) w
+    WHERE {owned} LIMIT (SELECT n - o FROM span)),
+walked AS {materialized} (SELECT id, created_at FROM newest UNION ALL SELECT id, created_at FROM oldest),
+found AS {materialized} (
+    SELECT CASE WHEN (SELECT COUNT(*) FROM walked)
+        = CASE way WHEN {newest} THEN o + l WHEN {oldest} THEN n - o ELSE -1 END
+        THEN way WHEN way = {nothing} THEN {nothing} ELSE {by_user} END AS way
+    FROM span),
+page AS (
+    SELECT id, created_at FROM (
+        SELECT id, created_at FROM walked WHERE (SELECT way FROM found) IN ({newest}, {oldest})
+        ORDER BY created_at DESC, id DESC
+        LIMIT (SELECT l FROM span) OFFSET (SELECT CASE way WHEN {newest} THEN o ELSE 0 END FROM span)
+    ) from_walk
+    UNION ALL
+    SELECT id, created_at FROM (
+        SELECT x.resource_id AS id,
+            (SELECT s.created_at FROM meet_resource s WHERE s.id = x.resource_id) AS created_at
+        FROM meet_resource_access x
+        WHERE x.user_id = {user} AND (SELECT way FROM found) = {by_user}
+        ORDER BY 2 DESC, 1 DESC LIMIT (SELECT l FROM span) OFFSET (SELECT o FROM span)
+    ) by_user)
 SELECT u.is_active, (SELECT a.{active} FROM meet_application a WHERE a.client_id = {client}),
-    (SELECT n FROM counted), {total},
-    p.resource_id, p.slug, p.access_level, p.pin_code, p.configuration
-FROM meet_user u LEFT JOIN ({page}) p ON 1 = 1
+    (SELECT n FROM span), (SELECT way FROM found),
+    r.resource_id, r.slug, r.access_level, r.pin_code, r.configuration
+FROM meet_user u LEFT JOIN page p ON 1 = 1
+{room_join}
 WHERE u.id = {user}
-ORDER BY p.created_at DESC, p.resource_id DESC"""
-_COUNT = "SELECT (SELECT COUNT(*) FROM meet_resource_access WHERE user_id = {user}), {total}"
+ORDER BY p.created_at DESC, p.id DESC"""
+# A scalar subquery, not EXISTS: planners turn EXISTS into a join and may then sort
+# everything; a scalar subquery stays a per-row probe of the (user_id, resource_id) index.
+_OWNED = ("(SELECT 1 FROM meet_resource_access x WHERE x.user_id = {user}"
+          " AND x.resource_id = w.id) = 1")
 _DIALECTS = {
-    "postgresql": {"greatest": "GREATEST", "least": "LEAST",
-                   "total": "(SELECT reltuples::bigint FROM pg_class WHERE oid = 'meet_resource'::regclass)"},
-    "sqlite": {"greatest": "MAX", "least": "MIN", "total": "(SELECT MAX(rowid) FROM meet_resource)"},
+    # LATERAL ... OFFSET 0 keeps the room's row a probe of its primary key per page row: as a
+    # plain join, a plan made without statistics hashed the whole of meet_room.
+    "postgresql": {"greatest": "GREATEST", "least": "LEAST", "materialized": "MATERIALIZED",
+                   "room_join": "LEFT JOIN LATERAL (SELECT * FROM meet_room r0"
+                                " WHERE r0.resource_id = p.id OFFSET 0) r ON true"},
+    # SQLite joins by nested loops only, through the primary key's index.
+    "sqlite": {"greatest": "MAX", "least": "MIN", "materialized": "",
+               "room_join": "LEFT JOIN meet_room r ON r.resource_id = p.id"},
 }
+_WAYS = {"nothing": NOTHING, "by_user": BY_USER, "newest": NEWEST, "oldest": OLDEST}
 _rendered: Dict[tuple, str] = {}
 
 
-def _statement(reading: str) -> str:
-    """The page statement of one reading, or (`reading` None) the count alone."""
-    key = (database.obj, reading)
+def page_statement() -> str:
+    """The page statement for the bound database (rendered once per database and WALK_FROM)."""
+    key = (database.obj, WALK_FROM)
     sql = _rendered.get(key)
     if sql is None:
         dialect = _DIALECTS["sqlite" if is_sqlite() else "postgresql"]
         marks = {name: (f":{name}" if is_sqlite() else f"%({name})s")
                  for name in ("user", "client", "limit", "offset")}
-        if reading is None:
-            sql = _COUNT.format(**marks, **dialect)
-        else:
-            page = _PAGE[reading].format(**marks, **dialect)
-            sql = _STATEMENT.format(page=page, active=Application.is_active.column_name, **marks,
-                                    **dialect)
+        sql = _STATEMENT.format(owned=_OWNED.format(**marks), active=Application.is_active.column_name,
+                                walk_from=WALK_FROM, **_WAYS, **marks, **dialect)
         _rendered[key] = sql
     return sql
 
 
 def rooms_page(delegation: Delegation, page: int, page_size: int) -> RoomPage:
     """One page of the user's rooms, newest first (room creation time, then id)."""
-    offset = min((page - 1) * page_size, MAX_OFFSET)
-    user = User.id.db_value(delegation.user_id)
-    if HINTS.count_of(delegation.user_id) is None:
-        count, total = database.execute_sql(_statement(None), {"user": user}).fetchone()
-        HINTS.saw(delegation.user_id, count, total)
-    reading = choose_reading(HINTS.count_of(delegation.user_id), HINTS.total, offset, page_size)
-    params = {"user": user, "client": delegation.client_lookup, "limit": page_size, "offset": offset}
-    rows = database.execute_sql(_statement(reading), params).fetchall()
+    params = {"user": User.id.db_value(delegation.user_id), "client": delegation.client_lookup,
+              "limit": page_size, "offset": min((page - 1) * page_size, MAX_OFFSET)}
+    rows = database.execute_sql(page_statement(), params).fetchall()
     require_standing(rows[0] if rows else None, delegation)
-    count, total = rows[0][2], rows[0][3]
-    HINTS.saw(delegation.user_id, count, total)
-    return RoomPage(count, [RoomView.from_row(row[4:]) for row in rows if row[4] is not None])
+    return RoomPage(rows[0][2], [RoomView.from_row(row[4:]) for row in rows if row[4] is not None],
+                    rows[0][3])

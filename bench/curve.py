@@ -1,0 +1,269 @@
+#!/usr/bin/env python3
+"""The list's cost against the user's number of rooms: one keep-alive connection, p50s.
+
+    python bench/curve.py [--db sqlite|postgresql|both] [--requests 300]
+                          [--statistics analyzed|none|both] [--pg-layout meet|own]
+
+For each database it makes a fresh one as bench/run.py does (PostgreSQL attached to Meet's
+`core 0022` schema dump by default), seeds it (bench/seed.py) with users of 10, 100, 1,000,
+10,000 and 100,000 rooms, their rooms interleaved with everybody's (222,210 rooms in all),
+and three users of 100, 1,000 and 10,000 rooms made in one burst, the newest of the database
+(as a user's rooms made through the API one after the other), starts
+`meet-external serve --workers 2`, and asks each user's first and last page of
+`GET /rooms?page_size=20` over one keep-alive connection, one request at a time, in rounds
+(every point a few requests per round, so that the machine's other load falls on all points
+alike). It prints each point's p50 and its ratio to the 10-room user's first page (the
+target: at most 1.5x, 2x required), and writes bench/results/curve-<timestamp>.json.
+
+`--statistics none` (PostgreSQL) leaves Meet's tables as a restore leaves them: no planner
+statistics, no visibility map, autovacuum off for them in this throwaway database; `both`
+measures that, then runs ANALYZE (what autovacuum or an operator does later), restarts
+the server and measures again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import http.client
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict, List
+
+BENCH = Path(__file__).resolve().parent
+sys.path[:0] = [str(BENCH.parent), str(BENCH)]
+
+import run as harness  # noqa: E402
+
+PAGE_SIZE = 20
+# Two databases, each seeded as bench/run.py seeds (222,210 rooms in all in the first): in
+# "spread", every user's rooms are interleaved with everybody's over the seed's two days; in
+# "api", users made through the API one after the other, each user's rooms in a burst, the
+# newest of the database (the first user made first; the 10-room user last, on top).
+INTERLEAVED = {"i100@bench.example": 100, "i1000@bench.example": 1_000,
+               "i10000@bench.example": 10_000}
+BURST = {"b100@bench.example": 100, "b1000@bench.example": 1_000, "b10000@bench.example": 10_000,
+         "b10@bench.example": 10}
+GOAL, REQUIRED = 1.5, 2.0
+
+
+def users_of(family: str, seeded: dict) -> List[tuple]:
+    """(label, email, rooms) of every point, fewest rooms first; the first is the 10-room user."""
+    if family == "spread":
+        points = [("10", seeded["emails"]["small"], 10)]
+        points += [(f"{n:,}", email, n) for email, n in INTERLEAVED.items()]
+        return points + [("100,000", seeded["emails"]["big"], 100_000)]
+    return sorted(((f"{n:,}", email, n) for email, n in BURST.items()), key=lambda p: p[2])
+
+
+class Client:
+    """One keep-alive HTTP/1.1 connection; the time of each request, in ms."""
+
+    def __init__(self, port: int):
+        self.conn = http.client.HTTPConnection(harness.HOST, port, timeout=30)
+
+    def get(self, path: str, token: str) -> tuple:
+        started = time.perf_counter()
+        self.conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+        response = self.conn.getresponse()
+        body = response.read()
+        return (time.perf_counter() - started) * 1000, response.status, body
+
+    def close(self):
+        self.conn.close()
+
+
+def token_for(base: str, seeded: dict, email: str) -> str:
+    body = json.dumps({"client_id": seeded["client_id"], "client_secret": seeded["client_secret"],
+                       "grant_type": "client_credentials", "scope": email}).encode()
+    status, _, data = harness.http("POST", f"{base}/application/token/", body,
+                                   {"Content-Type": "application/json"})
+    if status != 200:
+        raise harness.BenchError(f"token for {email}: HTTP {status} {data!r}")
+    return data["access_token"]
+
+
+def measure(port: int, points: List[dict], requests: int, rounds: int = 10) -> None:
+    """Fills each point's `ms` with `requests` timings, taken in `rounds` interleaved rounds."""
+    client = Client(port)
+    try:
+        for point in points:  # checked once, and warmed: whatever a process does once is done
+            for _ in range(5):
+                ms, status, body = client.get(point["path"], point["token"])
+            data = json.loads(body)
+            expected = min(PAGE_SIZE, point["rooms"] - (point["page"] - 1) * PAGE_SIZE)
+            if status != 200 or data["count"] != point["rooms"] or len(data["results"]) != expected:
+                raise harness.BenchError(f"{point['name']}: HTTP {status}, count {data.get('count')},"
+                                         f" {len(data.get('results', []))} rooms")
+            point["ms"] = []
+        per_round = max(1, requests // rounds)
+        for _ in range(rounds):
+            for point in points:
+                for _ in range(per_round):
+                    ms, status, _ = client.get(point["path"], point["token"])
+                    if status != 200:
+                        raise harness.BenchError(f"{point['name']}: HTTP {status}")
+                    point["ms"].append(ms)
+    finally:
+        client.close()
+
+
+def serve_and_measure(kind: str, family: str, db, env: dict, seeded: dict, args, processes,
+                      phase: str) -> dict:
+    port = harness.free_port()
+    log = Path(db.tmpdir) / f"server-{family}-{phase}.log"
+    argv = [*harness.meet_external(), "serve", "--host", harness.HOST, "--port", str(port),
+            "--workers", str(args.workers)]
+    started = time.monotonic()
+    server = processes.start(argv, env=env, log=log, cwd=tempfile.gettempdir())
+    workers: List[int] = []
+    try:
+        harness.wait_healthy(server, f"http://{harness.HOST}:{port}/healthz", log, started)
+        workers = harness.worker_pids(server.pid)
+        base = f"http://{harness.HOST}:{port}{harness.API}"
+        points = []
+        for label, email, rooms in users_of(family, seeded):
+            token = token_for(base, seeded, email)
+            last = -(-rooms // PAGE_SIZE)
+            for page in (1, last):
+                points.append({"name": f"{label}, page {page}", "label": label, "rooms": rooms,
+                               "page": page, "first": page == 1, "token": token,
+                               "path": f"{harness.API}/rooms?page={page}&page_size={PAGE_SIZE}"})
+        measure(port, points, args.requests)
+    except Exception:
+        print(harness.log_tail(log), file=sys.stderr)
+        raise
+    finally:
+        processes.stop(server, children=workers)
+    base_p50 = statistics.median(points[0]["ms"])
+    rows = []
+    for point in points:
+        p50 = statistics.median(point["ms"])
+        p90 = sorted(point["ms"])[int(0.9 * len(point["ms"]))]
+        rows.append({"name": point["name"], "rooms": point["rooms"], "page": point["page"],
+                     "p50_ms": round(p50, 3), "p90_ms": round(p90, 3),
+                     "over_10_rooms": round(p50 / base_p50, 2), "requests": len(point["ms"])})
+        print(f"[{kind}, {family}, {phase}] {point['name']}: p50 {p50:.2f} ms, {p50 / base_p50:.2f}x",
+              flush=True)
+    return {"points": rows, "worst_over_10_rooms": max(r["over_10_rooms"] for r in rows)}
+
+
+def run_database(kind: str, family: str, args, processes) -> dict:
+    meet_schema = args.meet_schema if kind == "postgresql" and args.pg_layout == "meet" else None
+    if meet_schema is not None and not meet_schema.is_file():
+        raise harness.BenchError(f"Meet's schema dump is not at {meet_schema}"
+                                 " (give --meet-schema, or --pg-layout own)")
+    out: Dict[str, object] = {}
+    with harness.Database(kind, args.pg_url, meet_schema) as db:
+        out["layout"] = "attached to Meet's schema (core 0022)" if meet_schema else "own"
+        out["server_version"] = db.server_version
+        env = {**os.environ, "DATABASE_URL": db.url,
+               "APPLICATION_JWT_SECRET_KEY": secrets.token_urlsafe(48)}
+        done = subprocess.run([*harness.meet_external(), "init-db"], env=env, capture_output=True,
+                              text=True, cwd=tempfile.gettempdir(), timeout=120)
+        if done.returncode != 0:
+            raise harness.BenchError(f"init-db failed: {done.stderr.strip()}")
+        import seed
+
+        phases = ["analyzed"] if kind == "sqlite" else (
+            ["none", "analyzed"] if args.statistics == "both" else [args.statistics])
+        print(f"[{kind}, {family}] seeding", flush=True)
+        users = {"extra": INTERLEAVED} if family == "spread" else {"burst": BURST}
+        seeded = seed.seed(db.url, statistics=phases[0] == "analyzed", **users)
+        out["seed"] = {"seconds": seeded["seconds"], **seeded["counts"]}
+        for phase in phases:
+            if phase == "analyzed" and phases[0] == "none":
+                subprocess.run(["psql", "-q", "-d", db.url, "-c", "VACUUM ANALYZE"], check=True,
+                               capture_output=True, timeout=300)
+            out[phase] = serve_and_measure(kind, family, db, env, seeded, args, processes, phase)
+    return out
+
+
+def table(report: dict) -> str:
+    lines = []
+    for name, res in report["databases"].items():
+        kind, family = name.split("/")
+        for phase in ("none", "analyzed"):
+            if phase not in res:
+                continue
+            title = {"none": "no statistics, no visibility map",
+                     "analyzed": "after VACUUM ANALYZE"}[phase] if kind == "postgresql" else "SQLite"
+            lines += [f"\n{kind} ({res.get('layout')}), users' rooms {FAMILY_TITLES[family]}, {title}:",
+                      "| user's rooms | first page p50 | x 10 rooms | last page p50 | x 10 rooms |",
+                      "|---|---:|---:|---:|---:|"]
+            points = res[phase]["points"]
+            for first, last in zip(points[::2], points[1::2], strict=True):
+                label = first["name"].rsplit(", page", 1)[0]
+                lines.append(f"| {label} | {first['p50_ms']:.2f} ms | {first['over_10_rooms']:.2f}x"
+                             f" | {last['p50_ms']:.2f} ms (page {last['page']}) |"
+                             f" {last['over_10_rooms']:.2f}x |")
+            worst = res[phase]["worst_over_10_rooms"]
+            verdict = "goal met" if worst <= GOAL else ("required met" if worst <= REQUIRED else "MISSED")
+            lines.append(f"| worst | | | | **{worst:.2f}x** ({verdict}: goal ≤ {GOAL}x,"
+                         f" required ≤ {REQUIRED}x) |")
+        if "error" in res:
+            lines.append(f"\n{name}: failed: {res['error'][:300]}")
+    return "\n".join(lines)
+
+
+FAMILY_TITLES = {"spread": "interleaved with everybody's",
+                 "api": "made through the API in bursts, the newest"}
+
+
+def main(argv: List[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--requests", type=int, default=300, help="requests per point (default 300)")
+    parser.add_argument("--statistics", choices=("analyzed", "none", "both"), default="both",
+                        help="PostgreSQL: measure after ANALYZE, without statistics, or both")
+    parser.add_argument("--family", action="append", choices=("spread", "api"),
+                        help="which users (default both): rooms interleaved with everybody's, or made"
+                             " through the API in bursts")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--pg-url", default=harness.DEFAULT_PG_ADMIN_URL)
+    parser.add_argument("--pg-layout", choices=("meet", "own"), default="meet")
+    parser.add_argument("--meet-schema", type=Path,
+                        default=harness.ROOT.parent / "shared" / "meet-schema" / "meet-e5f0b1c2.sql")
+    args = parser.parse_args(argv)
+    args.family = args.family or ["spread", "api"]
+    kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    report = {"command": " ".join(["python bench/curve.py", *(argv if argv is not None else sys.argv[1:])]),
+              "started": datetime.datetime.now().isoformat(timespec="seconds"),
+              "git": harness.git_state(), "loadavg_start": harness.loadavg(), "databases": {}}
+    processes = harness.Processes()
+    failed = False
+    try:
+        for kind in kinds:
+            for family in args.family:
+                name = f"{kind}/{family}"
+                try:
+                    report["databases"][name] = run_database(kind, family, args, processes)
+                except harness.BenchError as exc:
+                    report["databases"][name] = {"error": str(exc)}
+                    print(f"[{name}] failed: {exc}", file=sys.stderr, flush=True)
+                    failed = True
+    finally:
+        processes.stop_all()
+    report["loadavg_end"] = harness.loadavg()
+    report["table_markdown"] = table(report)
+    print(report["table_markdown"])
+    print(f"\nload average {report['loadavg_start']} -> {report['loadavg_end']};"
+          f" code at {report['git']['commit']}"
+          f"{' + uncommitted changes' if report['git']['uncommitted_server_files'] else ''}")
+    harness.RESULTS.mkdir(exist_ok=True)
+    path = harness.RESULTS / f"curve-{stamp}.json"
+    path.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    print(f"results: {path.relative_to(harness.ROOT)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

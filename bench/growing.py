@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""The growing mix of issue 17: one user's rooms grow under a mixed load; the rate per minute.
+
+    python bench/run.py --scenario growing [--minutes 3] [--connections 16]
+
+On PostgreSQL attached to Meet's schema (as bench/run.py), seeded as bench/seed.py seeds and
+analyzed once, like a database autovacuum has seen before the load: then the writer user, who
+had no room when the statistics were taken, gets 60% `GET /rooms` (page 1), 25% `GET
+/rooms/{id}` and 15% `POST /rooms {}` (bench/mixed.lua) from `wrk -t2 -c16` against
+`meet-external serve --workers 2`, one minute at a time, `--minutes` times in a row. For each
+minute it prints the rate, p50 and p99, the user's room count at its end, and the list's p50 at
+one connection measured right after (the plans the workers settled on), and writes
+bench/results/growing-<timestamp>.json. No ANALYZE runs in between: the statistics go stale
+as the user grows, as on a server autovacuum has not reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict, List
+
+BENCH = Path(__file__).resolve().parent
+sys.path[:0] = [str(BENCH.parent), str(BENCH)]
+
+import curve  # noqa: E402
+import run as harness  # noqa: E402
+
+
+def main(argv: List[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--pg-url", default=harness.DEFAULT_PG_ADMIN_URL)
+    parser.add_argument("--meet-schema", type=Path,
+                        default=harness.ROOT.parent / "shared" / "meet-schema" / "meet-e5f0b1c2.sql")
+    args = parser.parse_args(argv)
+    exe = shutil.which("wrk")
+    if not exe:
+        print("bench: wrk is not installed (bench/README.md)", file=sys.stderr)
+        return 2
+    if not args.meet_schema.is_file():
+        print(f"bench: Meet's schema dump is not at {args.meet_schema} (give --meet-schema)",
+              file=sys.stderr)
+        return 2
+    processes = harness.Processes()
+    wrk = harness.Wrk(processes, exe)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    report: Dict[str, object] = {
+        "command": " ".join(["python bench/run.py --scenario growing", *(argv or [])]),
+        "started": datetime.datetime.now().isoformat(timespec="seconds"),
+        "git": harness.git_state(), "loadavg_start": harness.loadavg(), "minutes": [],
+        "settings": {"connections": args.connections, "threads": args.threads, "workers": args.workers},
+    }
+    try:
+        with harness.Database("postgresql", args.pg_url, args.meet_schema) as db:
+            env = {**os.environ, "DATABASE_URL": db.url,
+                   "APPLICATION_JWT_SECRET_KEY": secrets.token_urlsafe(48)}
+            done = subprocess.run([*harness.meet_external(), "init-db"], env=env, capture_output=True,
+                                  text=True, cwd=tempfile.gettempdir(), timeout=120)
+            if done.returncode != 0:
+                raise harness.BenchError(f"init-db failed: {done.stderr.strip()}")
+            import seed
+
+            print("[growing] seeding", flush=True)
+            seeded = seed.seed(db.url)
+            port = harness.free_port()
+            log = Path(db.tmpdir) / "server.log"
+            started = time.monotonic()
+            server = processes.start([*harness.meet_external(), "serve", "--host", harness.HOST,
+                                      "--port", str(port), "--workers", str(args.workers)],
+                                     env=env, log=log, cwd=tempfile.gettempdir())
+            workers: List[int] = []
+            try:
+                harness.wait_healthy(server, f"http://{harness.HOST}:{port}/healthz", log, started)
+                workers = harness.worker_pids(server.pid)
+                wrk.server_pids, wrk.database = workers, db.pg_name
+                base = f"http://{harness.HOST}:{port}{harness.API}"
+                token = curve.token_for(base, seeded, seeded["emails"]["writer"])
+                room = harness.create_rooms(base, token, 1)[0]
+                env_mix = {"BENCH_TOKEN": token, "BENCH_ROOM": room}
+                for minute in range(1, args.minutes + 1):
+                    res = wrk.run(base, "mixed.lua", 60, args.connections, args.threads, env_mix,
+                                  settle=False)
+                    status, _, data = harness.http("GET", f"{base}/rooms?page=1&page_size=1",
+                                                   headers={"Authorization": f"Bearer {token}"})
+                    rooms = data.get("count") if status == 200 else None
+                    single = one_connection_p50(port, token)
+                    res.pop("raw", None)
+                    report["minutes"].append({"minute": minute, "rooms_at_end": rooms,
+                                              "list_p50_ms_1_connection": single, **res})
+                    print(f"[growing] minute {minute}: {res['rps']:.1f} req/s, p50 {res.get('p50_ms')} ms,"
+                          f" p99 {res.get('p99_ms')} ms, non-2xx {res['non_2xx']}; the user has {rooms}"
+                          f" rooms; list p50 at 1 connection {single:.2f} ms", flush=True)
+                report["rss_mb"] = {str(pid): harness.rss_mb(pid) for pid in workers}
+            finally:
+                wrk.server_pids, wrk.database = [], ""
+                processes.stop(server, children=workers)
+    except harness.BenchError as exc:
+        report["error"] = str(exc)
+        print(f"[growing] failed: {exc}", file=sys.stderr)
+    finally:
+        processes.stop_all()
+    report["loadavg_end"] = harness.loadavg()
+    lines = ["| minute | req/s | p50 | p99 | non-2xx | user's rooms at the end | list p50, 1 connection |",
+             "|---:|---:|---:|---:|---:|---:|---:|"]
+    for m in report["minutes"]:
+        lines.append(f"| {m['minute']} | {m['rps']:,.1f} | {m.get('p50_ms')} ms | {m.get('p99_ms')} ms"
+                     f" | {m['non_2xx']} | {m['rooms_at_end']:,} | {m['list_p50_ms_1_connection']:.2f} ms |")
+    report["table_markdown"] = "\n".join(lines)
+    print(report["table_markdown"])
+    harness.RESULTS.mkdir(exist_ok=True)
+    path = harness.RESULTS / f"growing-{stamp}.json"
+    path.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    print(f"load average {report['loadavg_start']} -> {report['loadavg_end']}; results:"
+          f" {path.relative_to(harness.ROOT)}")
+    return 1 if "error" in report else 0
+
+
+def one_connection_p50(port: int, token: str, requests: int = 100) -> float:
+    client = curve.Client(port)
+    try:
+        times = [client.get(f"{harness.API}/rooms?page=1&page_size=20", token)[0]
+                 for _ in range(requests)]
+    finally:
+        client.close()
+    return statistics.median(times[10:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
