@@ -24,7 +24,8 @@ from .support.constants import ROOMS_URL, TOKEN_URL
 from .support.raw_http import RawAnswer, http_request, parse_answer, raw_request
 
 FRAMINGS = ["content-length", "chunked"]
-ALL_SCOPES = ("rooms:list", "rooms:retrieve", "rooms:create", "rooms:update", "rooms:delete")
+ALL_SCOPES = ("rooms:list", "rooms:retrieve", "rooms:create", "rooms:update", "rooms:delete",
+              "rooms:grant-access")
 PUBLIC_REFUSED = {"detail": "Public rooms are disabled for the external API."}
 NOT_JSON = "Request body is not valid JSON."
 
@@ -202,6 +203,22 @@ def test_patch_refusals_in_both_framings(server, bearer, owner, make_room, frami
     stored = stored_room(room.id)
     assert (stored.access_level, stored.configuration) == ("trusted", {})
     assert members(room.id) == []
+
+
+@pytest.mark.parametrize("framing", FRAMINGS)
+def test_grant_access_in_both_framings(server, bearer, owner, make_user, make_room, framing):
+    make_user("carol@example.com")
+    room = make_room(owner)
+    target = f"{ROOMS_URL}/{room.id}/grant-access/"
+    grant = b'{"email": "carol@example.com", "role": "member"}'
+    answer = send(server, "POST", target, grant, framing, bearer)
+    assert answer.status == 200, answer
+    assert answer.json()["attendees"] == ["carol@example.com"]
+    assert members(room.id) == ["carol@example.com"]
+    refused = send(server, "POST", target, b'{"email": "dave@example.com\\u0000"}', framing, bearer)
+    assert (refused.status, refused.json()) == (400, {
+        "detail": "email: Must be a valid email.", "errors": {"email": ["Must be a valid email."]}})
+    assert members(room.id) == ["carol@example.com"]
 
 
 @pytest.mark.parametrize("framing", FRAMINGS)
