@@ -23,7 +23,7 @@ import handlers.token
 import models
 from models.clients import ClientAuthenticator
 from models.credentials import SecretCache
-from models.db import connection
+from models.db import connection, database
 from models.rooms import RoomPolicy
 from models.schema import require_servable
 from models.throttle import FailureBrake
@@ -36,6 +36,8 @@ from .context import EXTENSION, Services
 from .errors import error_handler
 from .http import BodyLimit, HostHeader, JsonMediaType, VerbatimFile, WholeBody
 from .oauth_clients import OAuthClientRequests
+from .ops import error_reports, logs, tracing
+from .ops.request_ids import RequestIds
 from .paths import Routes, SpecPaths
 from .proxies import TrustedProxies
 from .threads import HandlerThreads
@@ -119,7 +121,10 @@ def create_app(config: Config) -> connexion.FlaskApp:
     signer = TokenSigner(config)
     layout = models.open_database(config.database_url)
     require_servable(layout)
+    logs.configure(config.ops.log_format)
     audit.configure()
+    error_reports.enable(config.ops)
+    traces = tracing.enable(config.ops, database.obj)
 
     app = connexion.FlaskApp(
         __name__,
@@ -191,18 +196,27 @@ def create_app(config: Config) -> connexion.FlaskApp:
         app.add_middleware(VerbatimFile, MiddlewarePosition.BEFORE_SWAGGER,
                            path=f"{base_path}{extension.PREFIX}/openapi.{suffix}", content=content,
                            media_type=media_type)
+    names = operation_names((spec, extension_spec), base_path)
+    # Added first, outermost: every answer carries the request's id, the last-resort 500 too.
+    app.add_middleware(RequestIds, MiddlewarePosition.BEFORE_EXCEPTION, names=names,
+                       access_log=config.ops.access_log,
+                       request_span=traces.request_span if traces else None)
     if config.metrics_enabled:
-        _add_metrics(app, config, (spec, extension_spec), base_path)
+        _add_metrics(app, config, names)
     return app
 
 
-def _add_metrics(app: connexion.FlaskApp, config: Config, specs: tuple, base_path: str) -> None:
-    instruments = metrics.enable(config.metrics_dir)
-    names = metrics.OperationNames(
+def operation_names(specs: tuple, base_path: str) -> metrics.OperationNames:
+    """What names a request in the metrics and the logs: operationId, route name, docs, other."""
+    return metrics.OperationNames(
         base_path,
         [(path, method, operation["operationId"]) for path, method, operation in spec_operations(*specs)],
         routes={**probes.ROUTES, METRICS_PATH: "metrics"},
     )
+
+
+def _add_metrics(app: connexion.FlaskApp, config: Config, names: metrics.OperationNames) -> None:
+    instruments = metrics.enable(config.metrics_dir)
     # Outermost but for Starlette's last-resort 500: answers of the error handler are counted.
     app.add_middleware(metrics.RequestMetrics, MiddlewarePosition.BEFORE_EXCEPTION,
                        instruments=instruments, names=names)

@@ -6,27 +6,20 @@ import datetime
 import hashlib
 import json
 import logging
-import sys
 
 from . import metrics
+from .ops import logs, request_ids
 
 logger = logging.getLogger("meet_external.audit")
 FIELDS = ("user_id", "room_id", "client_address", "reason", "token_kind")
 MAX_FIELD_LENGTH = 255
 
 
-class _AuditLines(logging.StreamHandler):
-    """The one stderr handler of the audit log."""
-
-
 def configure() -> None:
-    """Send audit lines to stderr as they are, once, whatever the root logger does."""
+    """Audit lines at INFO whatever the root logger's level; they reach standard error through
+    the process's one log handler, in its format (meet_external/ops/logs.py)."""
     logger.setLevel(logging.INFO)
-    logger.propagate = False
-    if not any(isinstance(handler, _AuditLines) for handler in logger.handlers):
-        handler = _AuditLines(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        logger.addHandler(handler)
+    logger.propagate = True
 
 
 def fingerprint(value: str) -> str:
@@ -57,4 +50,8 @@ def record(event: str, *, client_id: str, client_known: bool, **fields) -> None:
     for name, value in line.items():
         if len(value) > MAX_FIELD_LENGTH:
             line[name] = fingerprint(value)
-    logger.info(json.dumps(line, ensure_ascii=False))
+    request_id = request_ids.current_id()  # a sane token (meet_external/ops/request_ids.py)
+    if request_id is not None:
+        line["request_id"] = request_id
+    # The message is the event as one JSON object; the log handler writes the fields themselves.
+    logger.info(json.dumps(line, ensure_ascii=False), extra={logs.AUDIT_RECORD: line})

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Mapping, Tuple
 
 from models.rooms import ACCESS_LEVELS
 
+from .ops.settings import OpsSettings, ops_settings
+
 if TYPE_CHECKING:  # the module imports this one
     from .auth.settings import AddonSettings, ResourceServerSettings
 
@@ -98,6 +100,8 @@ class Config:
     resource_server: ResourceServerSettings | None = None
     scopes_prefix: str | None = None
     user_not_found_status: int = 400
+    # Logs, error reports and traces (meet_external/ops/settings.py).
+    ops: OpsSettings = OpsSettings()
     # Where database_url came from, for the hints of start-up errors (not a setting).
     database_source: str = dataclasses.field(default="the default", compare=False)
 
@@ -157,6 +161,7 @@ class Config:
             scopes_prefix=reader.text("OIDC_RS_SCOPES_PREFIX"),
             user_not_found_status=int(reader.choice("EXTERNAL_API_USER_NOT_FOUND_STATUS",
                                                     ("400", "404"), "400")),
+            ops=ops_settings(reader),
         )
         if config.jwt_secret_key:
             require_hmac_key_length("APPLICATION_JWT_SECRET_KEY", config.jwt_secret_key,

@@ -101,6 +101,9 @@ def as_api_error(exc: Exception) -> ApiError:
         return ApiError(503, "Service temporarily unavailable: the database cannot be reached.",
                         headers={"Retry-After": "5"})
     if isinstance(exc, RoomAllocationFailed):
+        # Every insert refused as a duplicate: a full PIN space, or a constraint of the
+        # database's that is not about slugs (each 5xx is logged: docs/operators.md).
+        logger.error("no room stored: every slug or PIN tried was refused as a duplicate")
         return ApiError(503, "Could not allocate a unique room slug or PIN; try again.",
                         headers={"Retry-After": "1"})
     if isinstance(exc, PublicRoomsDisabled):

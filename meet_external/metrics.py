@@ -119,7 +119,10 @@ class OperationNames:
         self.base_path = base_path.rstrip("/")
         self.exact: Dict[Tuple[str, str], str] = {}
         self.templates = []
+        # Each name's path template, for the access log (meet_external/ops/logs.py).
+        self.paths: Dict[str, str] = {name: path for path, name in routes.items()}
         for path, method, operation_id in operations:
+            self.paths[operation_id] = self.base_path + path
             full = (self.base_path + path).rstrip("/")
             if "{" in full:
                 self.templates.append((template_pattern(full), method.upper(), operation_id))
@@ -139,6 +142,10 @@ class OperationNames:
         if path.startswith(self.base_path + "/"):
             return "docs" if _is_document(path[len(self.base_path):]) else OTHER
         return OTHER
+
+    def template(self, name: str) -> str | None:
+        """The path template of an operation or route name; None for `docs` and `other`."""
+        return self.paths.get(name)
 
 
 def _is_document(path: str) -> bool:

@@ -29,8 +29,10 @@ from uvicorn.server import Server
 from uvicorn.supervisors.multiprocess import Multiprocess
 
 from .config import Config, ConfigError
+from .ops import logs
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+ACCESS_LOG_ENV = "ACCESS_LOG"
 # uvicorn's default, said here: an idle kept-alive connection is closed after this long.
 KEEP_ALIVE_SECONDS = 5
 # uvicorn exits with 3 when the app fails to start (a worker that cannot start).
@@ -56,6 +58,9 @@ class ServeOptions:
 
 def serve(config: Config, options: ServeOptions) -> int:
     """Run the API until SIGTERM or SIGINT; the exit status to return."""
+    if options.access_log:
+        # Each worker reads its configuration from the environment (meet_external/asgi.py).
+        os.environ[ACCESS_LOG_ENV] = "true"
     with metrics_directory(config):
         uv_config = uvicorn.Config(
             options.factory,
@@ -70,9 +75,10 @@ def serve(config: Config, options: ServeOptions) -> int:
             timeout_keep_alive=KEEP_ALIVE_SECONDS,
             proxy_headers=False,  # the app applies uvicorn's middleware itself, from TRUSTED_PROXIES
             server_header=False,
-            # Off by default: the audit log records what matters, the reverse proxy logs
-            # requests, and a line per request costs ~80 µs here.
-            access_log=options.access_log,
+            # uvicorn's lines on the one stream, in LOG_FORMAT; its access log is replaced by
+            # the app's (request ids, path templates: meet_external/ops/logs.py).
+            log_config=logs.dict_config(config.ops.log_format),
+            access_log=False,
             log_level="info",
             timeout_graceful_shutdown=options.graceful_timeout,
         )

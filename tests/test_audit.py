@@ -23,9 +23,11 @@ def test_token_issued_denied_and_room_created(client, credentials, user, audit_l
     logged = events(audit_lines)
     for event in logged:
         assert set(event) <= {"time", "event", "client_id", "user_id", "room_id", "client_address", "reason",
-                              "token_kind"}
+                              "token_kind", "request_id"}
         assert event["time"].endswith("+00:00")
-    stripped = [{k: v for k, v in e.items() if k != "time"} for e in logged]
+    # Each request's own id (tests/test_request_ids.py).
+    assert len({e["request_id"] for e in logged}) == len(logged)
+    stripped = [{k: v for k, v in e.items() if k not in ("time", "request_id")} for e in logged]
     common = {"client_id": credentials.client_id, "client_address": "127.0.0.1"}
     assert stripped == [
         {"event": "token.issued", **common, "user_id": str(user.id)},
