@@ -151,7 +151,7 @@ def test_a_django_made_secret_gets_a_token_and_the_room_is_a_meet_room(meet, lay
         listed = client.get(ROOMS_URL, headers=auth).json()
         retrieved = client.get(f"{ROOMS_URL}/{room['id']}", headers=auth).json()
     assert issued.json()["scope"] == " ".join(SCOPES)
-    assert listed["results"] == [room] and retrieved == room
+    assert listed["results"] == [room] and retrieved == {**room, "attendees": []}  # the owner's view
 
     (resource,) = rows(meet, "SELECT * FROM meet_resource WHERE id = %s", room["id"])
     (stored,) = rows(meet, "SELECT * FROM meet_room WHERE resource_id = %s", room["id"])
@@ -296,6 +296,53 @@ def test_attendees_are_meet_members_and_a_room_with_recordings_is_kept(meet, lay
         assert rows(meet, f"SELECT 1 FROM {table} WHERE {column} = %s", room["id"]) == [], table
     assert rows(meet, "SELECT email FROM meet_user WHERE email = 'bob@example.org'") == [
         {"email": bob.email}]
+
+
+def test_a_calendar_finds_a_room_by_slug_and_grants_a_delegate_in_meets_tables(meet, layout, make_client,
+                                                                                 make_user):
+    """Meet PR #1682's flow: the scope in meet_application.scopes (granted by the CLI), the slug
+    lookup, administrator and member rows as Meet's model writes them, an owner never demoted."""
+    alice, bob = make_user("alice@example.org"), make_user("bob@example.org")
+    client_id = insert_django_application(meet, layout, "s3cret")
+    for scope in ("rooms:grant-access", "rooms:update"):
+        assert cli(meet, "applications", "add-scope", client_id, scope).returncode == 0
+    (application,) = rows(meet, "SELECT scopes FROM meet_application")
+    assert application["scopes"] == SCOPES + ["rooms:grant-access", "rooms:update"]
+
+    with make_client(database_url=meet, allow_user_creation=True, fresh=True) as client:
+        def headers(email):
+            token = client.post(TOKEN_URL, json=token_request(client_id, "s3cret", email)).json()
+            return {"Authorization": f"Bearer {token['access_token']}"}
+
+        owner = headers(alice.email)
+        room = client.post(ROOMS_URL, headers=owner).json()
+        url = f"{ROOMS_URL}/{room['id']}"
+        found = client.get(ROOMS_URL, headers=owner, params={"slug": room["slug"].upper()}).json()
+        granted = client.post(f"{url}/grant-access/", headers=owner, json={"email": "BOB@example.org"})
+        guest = client.post(f"{url}/grant-access/", headers=owner,
+                            json={"email": "carol@example.org", "role": "member"})
+        demoting = client.post(f"{url}/grant-access/", headers=headers(bob.email),
+                               json={"email": alice.email, "role": "member"})
+        seen_by_bob = client.get(url, headers=headers(bob.email))
+        stale = client.patch(url, headers={**owner, "If-Match": granted.headers["etag"]},
+                             json={"attendees": []})
+
+    assert found == {"count": 1, "next": None, "previous": None, "results": [room]}
+    assert (granted.status_code, granted.json()) == (200, {**room, "attendees": []})
+    assert (guest.status_code, guest.json()["attendees"]) == (200, ["carol@example.org"])
+    assert (demoting.status_code, seen_by_bob.status_code) == (200, 200)
+    assert seen_by_bob.json() == {**room, "attendees": ["carol@example.org"]}
+    assert seen_by_bob.headers["etag"] == guest.headers["etag"] == demoting.headers["etag"]
+    assert stale.status_code == 412
+    accesses = rows(meet, "SELECT u.email, a.role, a.created_at, a.updated_at FROM meet_resource_access a "
+                          "JOIN meet_user u ON u.id = a.user_id WHERE a.resource_id = %s ORDER BY u.email",
+                    room["id"])
+    assert [(a["email"], a["role"]) for a in accesses] == [
+        ("alice@example.org", "owner"), ("bob@example.org", "administrator"),
+        ("carol@example.org", "member")]
+    assert all(a["created_at"] == a["updated_at"] for a in accesses)
+    (carol,) = rows(meet, "SELECT sub, is_active, password FROM meet_user WHERE email = 'carol@example.org'")
+    assert (carol["sub"], carol["is_active"], carol["password"][0]) == (None, True, "!")
 
 
 def test_a_user_created_from_a_provider_token_is_a_meet_user(meet, layout, make_client, tmp_path):

@@ -179,3 +179,30 @@ def test_two_patches_of_one_room_leave_one_list_whole(database_url, tmp_path, ra
             assert members(room_id) in ({*lists[0]}, {*lists[1]})
         log = server.log()
     assert "Traceback" not in log
+
+
+def roles_in(room_id: str) -> dict:
+    with models.database.connection_context():
+        return {access.user.email: access.role for access in ResourceAccess.select().where(
+            ResourceAccess.resource == room_id)}
+
+
+def test_a_grant_and_a_patch_of_one_room_each_apply_whole_in_either_order(database_url, tmp_path,
+                                                                          racing_rooms, user):
+    """dave named by both: whichever runs second sees the first's rows (the room's row lock), so
+    dave ends an administrator and bob a member, never a lost access or a duplicate (a 500)."""
+    with ServerProcess(database_url, workers=2) as server:
+        server.start(str(tmp_path / "server.log"))
+        with httpx.Client(base_url=server.url, timeout=TIMEOUT) as http:
+            headers = {"Authorization": f"Bearer {fetch_token(http, racing_rooms, user.email)}"}
+            rooms = [http.post(ROOMS_URL, headers=headers).json()["id"] for _ in range(ROOM_RACES)]
+        for room_id in rooms:
+            url = f"{ROOMS_URL}/{room_id}"
+            granted, patched = race(server, [
+                ("POST", f"{url}/grant-access/", headers, {"email": "dave@example.org"}),
+                ("PATCH", url, headers, {"attendees": ["bob@example.org", "dave@example.org"]})])
+            assert (granted.status_code, patched.status_code) == (200, 200), (granted.text, patched.text)
+            assert roles_in(room_id) == {user.email: "owner", "dave@example.org": "administrator",
+                                         "bob@example.org": "member"}
+        log = server.log()
+    assert "Traceback" not in log
