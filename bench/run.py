@@ -19,6 +19,7 @@ All traffic goes to 127.0.0.1. It installs nothing: wrk must be on PATH (see REA
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime
 import json
@@ -759,6 +760,11 @@ def run_database(kind: str, out: Dict[str, object], args, processes: Processes, 
             if args.metrics_cost:
                 out["metrics_cost"] = metrics_cost(kind, env, db, plan[1], base, workers, args,
                                                    processes, wrk, seeded)
+            if args.tracing_cost:
+                with otlp_sink() as endpoint:
+                    out["tracing_cost"] = metrics_cost(
+                        kind, env, db, plan[1], base, workers, args, processes, wrk, seeded,
+                        setting="tracing", on_env={"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint})
             if args.profile and profile_dir is not None:
                 out["profile"] = profile(kind, base, plan, args, wrk, server.pid, profile_dir)
         except Exception:
@@ -772,14 +778,15 @@ def run_database(kind: str, out: Dict[str, object], args, processes: Processes, 
 
 
 def metrics_cost(kind, env, db, scenario, base_off, workers_off, args, processes, wrk,
-                 seeded) -> Dict[str, object]:
-    """The list at a second server with METRICS_ENABLED=true, in turns with the first (metrics
-    off), on the same database in the same run: off, on, off, on. The target is on ≥ 0.9x off."""
+                 seeded, setting: str = "metrics", on_env: Dict[str, str] | None = None) -> Dict[str, object]:
+    """The list at a second server with METRICS_ENABLED=true (or `on_env`: traces exported), in
+    turns with the first (off), on the same database in the same run: off, on, off, on. The
+    target is on ≥ 0.9x off."""
     port = free_port()
-    log = Path(db.tmpdir) / "server-metrics.log"
+    log = Path(db.tmpdir) / f"server-{setting}.log"
     argv = [*meet_external(), "serve", "--host", HOST, "--port", str(port), "--workers", str(args.workers)]
     started = time.monotonic()
-    server = processes.start(argv, env={**env, "METRICS_ENABLED": "true"}, log=log,
+    server = processes.start(argv, env={**env, **(on_env or {"METRICS_ENABLED": "true"})}, log=log,
                              cwd=tempfile.gettempdir())
     workers_on: List[int] = []
     try:
@@ -799,8 +806,8 @@ def metrics_cost(kind, env, db, scenario, base_off, workers_off, args, processes
                 res = wrk.run(base + scenario.path, scenario.script, args.duration, args.connections,
                               args.threads, token_env)
                 runs[state].append(res)
-                print(f"[{kind}] {scenario.name}, metrics {state}: {res['rps']:.1f} req/s", flush=True)
-        scrape = http("GET", f"http://{HOST}:{port}/metrics")[0]
+                print(f"[{kind}] {scenario.name}, {setting} {state}: {res['rps']:.1f} req/s", flush=True)
+        scrape = http("GET", f"http://{HOST}:{port}/metrics")[0] if on_env is None else None
         off = sum(r["rps"] for r in runs["off"]) / len(runs["off"])
         on = sum(r["rps"] for r in runs["on"]) / len(runs["on"])
         return {"off": runs["off"], "on": runs["on"], "ratio": round(on / off, 3) if off else None,
@@ -808,6 +815,32 @@ def metrics_cost(kind, env, db, scenario, base_off, workers_off, args, processes
     finally:
         wrk.server_pids = workers_off
         processes.stop(server, children=workers_on)
+
+
+@contextlib.contextmanager
+def otlp_sink():
+    """An OTLP/HTTP endpoint on this machine that takes every export and answers 200 (an empty
+    ExportTraceServiceResponse): the endpoint of --tracing-cost's server."""
+    import http.server
+    import threading
+
+    class Sink(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's name
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    sink = http.server.ThreadingHTTPServer((HOST, 0), Sink)
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    try:
+        yield f"http://{HOST}:{sink.server_address[1]}"
+    finally:
+        sink.shutdown()
+        sink.server_close()
 
 
 def under_attack(kind, base, plan, args, wrk, out) -> None:
@@ -1043,12 +1076,14 @@ def table(report: Dict[str, object]) -> str:
                 notes.append(f"p50 {load['p50_ms'] / base_p50:.2f}x the 10-room user's"
                              f" (target ≤ {BIG_OVER_SMALL[name]}x)")
             rows.append(_row(kind, f"{labels.get(name, name)}, 1 connection", load, notes))
-        cost = res.get("metrics_cost") or {}
-        if cost.get("ratio") is not None:
+        for setting in ("metrics", "tracing"):
+            cost = res.get(f"{setting}_cost") or {}
+            if cost.get("ratio") is None:
+                continue
             for state in ("off", "on"):
                 for load in cost[state]:
-                    rows.append(_row(kind, f"list, 10-room user, metrics {state}", load, []))
-            rows.append(f"| {kind} | list rate, metrics on / off (same run, in turns) | | | | | |"
+                    rows.append(_row(kind, f"list, 10-room user, {setting} {state}", load, []))
+            rows.append(f"| {kind} | list rate, {setting} on / off (same run, in turns) | | | | | |"
                         f" **{cost['ratio']:.2f}** (target ≥ 0.9) |")
         rss = [v for v in (res.get("rss_mb") or {}).values() if v is not None]
         if rss:
@@ -1141,6 +1176,7 @@ def loadavg() -> List[float] | None:
 SCENARIOS = {  # opt-in runs of their own, in their own modules: `--scenario NAME [their options]`
     "curve": "curve",      # the list's p50 at one connection against the user's rooms
     "growing": "growing",  # the mixed load that grows one user's rooms, rate per minute
+    "slug": "slug",        # GET /rooms?slug= of a 10,000-room user against the 10-room list
 }
 
 
@@ -1186,6 +1222,9 @@ def main(argv: List[str] | None = None) -> int:
     parser.add_argument("--metrics-cost", action="store_true",
                         help="also run the 10-room list against a second server with METRICS_ENABLED=true,"
                              " in turns with the first (off, on, off, on), and report on/off")
+    parser.add_argument("--tracing-cost", action="store_true",
+                        help="also run the 10-room list against a second server exporting traces"
+                             " (OTEL_EXPORTER_OTLP_ENDPOINT, to a local sink), in turns with the first")
     parser.add_argument("--tokens", action="store_true",
                         help="only the bearer-token mode (bench/tokens.py): the 10-room list with an"
                              " application token, a kept resource-server token, the cache off, and"
