@@ -163,6 +163,7 @@ def test_an_unknown_sub_without_user_creation_is_refused(rs_client, provider):
     ({"scope": "lasuite_visio", "client_id": None}, 401, "Invalid token claims."),  # no audience
     ({"scope": "lasuite_visio", "sub": None}, 401, "Invalid token claims."),
     ({"scope": "lasuite_visio", "extra": {"iss": "https://elsewhere.example"}}, 401, "Invalid token."),
+    ({"scope": "lasuite_visio", "extra": {"iss": None}}, 401, "Invalid token."),  # no `iss`
     ({"scope": "lasuite_visio lasuite_visio:rooms:create"}, 403,
      "Insufficient permissions. Required scope: 'rooms:list'"),
 ])

@@ -98,8 +98,9 @@ class ResourceServer:
         settings = self.settings
         if answer.get("active") is not True:
             raise unauthorized(INVALID_TOKEN)
-        # A JSON answer's `iss`, when given, is the provider's (a JWT answer's is checked outside).
-        if not settings.jwt_answers and "iss" in answer and answer["iss"] != settings.op_url:
+        # A JSON answer must name the provider as its `iss` (a JWT answer's is checked outside):
+        # stricter than La Suite's backend, which skips a missing one (docs/contract-decisions.md).
+        if not settings.jwt_answers and answer.get("iss") != settings.op_url:
             raise unauthorized(INVALID_TOKEN)
         now = time.time()
         exp = answer.get("exp")
