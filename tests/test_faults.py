@@ -271,13 +271,36 @@ def cli(database_url: str, *args: str) -> dict:
     return json.loads(result.stdout)
 
 
-def test_postgresql_database_replaced_is_503_on_every_operation(database_url, tmp_path):
-    """DROP DATABASE and CREATE DATABASE under a running server: its tables are gone. Every API
-    operation answers 503 with Retry-After, as the probes do, and none a 500."""
-    if not database_url.startswith("postgres"):
-        pytest.skip("PostgreSQL only: a SQLite file replaced under a running server is not seen by "
-                    "it (the process holds the old file open; see the unreachable test above)")
-    with postgres.fresh_database() as url, ServerProcess(url) as server, \
+@contextlib.contextmanager
+def throw_away_database(database_url: str, tmp_path):
+    """A database of its own for one server: on PostgreSQL a new one, on SQLite a new file."""
+    if database_url.startswith("postgres"):
+        with postgres.fresh_database() as url:
+            yield url
+        return
+    yield f"sqlite:///{tmp_path / 'replaced.sqlite3'}"
+
+
+def empty_the_database(url: str) -> None:
+    """PostgreSQL: DROP DATABASE and CREATE DATABASE (the server's connections are cut). SQLite:
+    every table dropped from the file the server has open (a replaced file would not be seen:
+    the process keeps the old one open; see the unreachable test above)."""
+    if url.startswith("postgres"):
+        name = urllib.parse.urlsplit(url).path.lstrip("/")
+        postgres.run_sql(postgres.SERVER_URL, [f'DROP DATABASE "{name}" WITH (FORCE)',
+                                               f'CREATE DATABASE "{name}"'])
+        return
+    with contextlib.closing(sqlite3.connect(url[len("sqlite:///"):], isolation_level=None)) as db:
+        db.execute("PRAGMA foreign_keys = OFF")
+        tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        for name in tables:
+            db.execute(f'DROP TABLE "{name}"')
+
+
+def test_database_replaced_is_503_on_every_operation(database_url, tmp_path):
+    """The database emptied under a running server: its tables are gone. Every API operation
+    answers 503 with Retry-After, as the probes do, and none a 500."""
+    with throw_away_database(database_url, tmp_path) as url, ServerProcess(url) as server, \
             httpx.Client(base_url=server.url, timeout=TIMEOUT) as http:
         server.start(str(tmp_path / "server.log"))
         email = cli(url, "users", "create", "--email", "alice@example.com")["email"]
@@ -290,10 +313,8 @@ def test_postgresql_database_replaced_is_503_on_every_operation(database_url, tm
         headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
         room = http.post(ROOMS_URL, headers=headers).json()
 
-        name = urllib.parse.urlsplit(url).path.lstrip("/")
-        postgres.run_sql(postgres.SERVER_URL, [f'DROP DATABASE "{name}" WITH (FORCE)',
-                                               f'CREATE DATABASE "{name}"'])
-        for _ in range(2):  # the first requests meet the killed connections, the next the new ones
+        empty_the_database(url)
+        for _ in range(2):  # the first requests meet the cut connections, the next new ones
             answers = {
                 "token": http.post(TOKEN_URL, json=token_request),
                 "list": http.get(ROOMS_URL, headers=headers),
