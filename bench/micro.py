@@ -144,6 +144,9 @@ def main(argv=None) -> int:
     parser.add_argument("--only", default="",
                         help="measure only the lines whose name holds this text (e.g. to run the"
                              " list many times under `py-spy record --gil -- python bench/micro.py`)")
+    parser.add_argument("--ops", action="store_true",
+                        help="also /healthz and the 10-room list with the access log on, then with"
+                             " traces exported to a local sink (meet_external/ops/)")
     args = parser.parse_args(argv)
     n = args.n
 
@@ -253,6 +256,8 @@ def main(argv=None) -> int:
             results["part: page body (20 x as_body + page_links)"] = measure(body, n * 3, clock)
             results["part: json.dumps of a 20-room page"] = measure(lambda: json.dumps(page), n * 3,
                                                                     clock)
+        if args.ops:
+            ops_costs(results, n, clock, base, auth["small"])
         models.db.discard_connection()
 
     width = max(map(len, results), default=10)
@@ -262,6 +267,33 @@ def main(argv=None) -> int:
         print(f"  {name:<{width}}  {r['cpu_us']:8.0f}  {r['wall_us']:8.0f}  {r['statements']:4.1f}"
               f"  {r['driver_us']:12.0f}  {r['n']:5d}")
     return 0
+
+
+def ops_costs(results: dict, n: int, clock, base: str, auth: dict) -> None:
+    """The same requests through apps built with the access log on (its lines to /dev/null),
+    then with traces exported over OTLP/HTTP to a sink in this process: the exporter's thread
+    is counted in this process's CPU time. Tracing last: its statement hook stays on the database."""
+    from meet_external.app import create_app
+    from meet_external.config import Config
+
+    requests = [("GET /healthz", ("GET", "/healthz")),
+                ("GET list, 10-room user", ("GET", f"{base}/rooms?page=1&page_size=20", auth))]
+    with open(os.devnull, "w") as devnull, harness.otlp_sink() as endpoint:
+        for label, extra in (("access log on", {"ACCESS_LOG": "true"}),
+                             ("traces on", {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint})):
+            os.environ.update(extra)  # OpenTelemetry's exporter reads its endpoint there
+            driver = AsgiDriver(create_app(Config.from_env()))
+            stderr, sys.stderr = sys.stderr, devnull
+            try:
+                for name, request in requests:
+                    driver.call(*request)
+                    results[f"{name}, {label}"] = measure(
+                        lambda request=request, driver=driver: driver.call(*request), n, clock)
+            finally:
+                sys.stderr = stderr
+                driver.close()
+                for name in extra:
+                    os.environ.pop(name)
 
 
 if __name__ == "__main__":

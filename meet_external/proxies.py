@@ -8,6 +8,7 @@ from typing import Iterable
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from .http import valid_host
+from .ops import request_ids
 
 # The longest textual IP address (IPv4-mapped IPv6); nothing longer is ever a client address.
 MAX_ADDRESS_LENGTH = 45
@@ -73,6 +74,7 @@ class TrustedProxies:
         host, port = scope["client"]
         client = ip_literal(host)
         scope["client"] = (client, port if 0 <= port <= 65535 else 0) if client else peer
+        request_ids.resolved_client(scope["client"])  # for the access line, outside this copy
         host = right_most(scope["headers"], b"x-forwarded-host")
         if host is not None and valid_host(host):
             scope["headers"] = [(name, value) for name, value in scope["headers"] if name != b"host"]

@@ -3,6 +3,7 @@ server's whole output in LOG_FORMAT=json and text, and the formatter's rules."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import sys
@@ -10,6 +11,7 @@ import sys
 import httpx
 
 from meet_external.ops import logs
+from meet_external.ops.settings import OpsSettings
 
 from .support.constants import ROOMS_URL, TOKEN_URL
 from .support.server import ServerProcess
@@ -116,3 +118,12 @@ def test_redaction():
 def test_auto_is_json_off_a_terminal(capsys):
     assert logs.resolve("auto") == "json"  # pytest's captured stderr is no terminal
     assert (logs.resolve("text"), logs.resolve("json")) == ("text", "json")
+
+
+def test_the_access_line_names_the_client_a_trusted_proxy_forwarded(make_client, caplog):
+    proxies = (ipaddress.ip_network("127.0.0.1/32"),)
+    with make_client(trusted_proxies=proxies, ops=OpsSettings(access_log=True)) as client:
+        client.get("/healthz", headers={"X-Forwarded-For": "203.0.113.9", "X-Request-Id": "via-proxy"})
+    (line,) = [getattr(record, logs.FIELDS_RECORD) for record in caplog.records
+               if record.name == logs.ACCESS_LOGGER]
+    assert (line["client_address"], line["path"], line["status"]) == ("203.0.113.9", "/healthz", 200)

@@ -163,11 +163,11 @@ def configure(log_format: str) -> None:
     access.propagate = False
 
 
-def access(request, status: int, seconds: float, client: tuple | None) -> None:
+def access(request, status: int, seconds: float) -> None:
     """One access line: the request's operation and path template, never its raw path."""
     path = request.path
     fields = {"method": request.method, "path": path, "operation": request.operation,
               "status": status, "duration_ms": round(seconds * 1000, 2),
-              "client_address": client[0] if client else None}
+              "client_address": request.client[0] if request.client else None}
     access_logger.info("%s %s %d", request.method, path or request.operation, status,
                        extra={FIELDS_RECORD: fields})

@@ -35,11 +35,13 @@ _current: contextvars.ContextVar[Request | None] = contextvars.ContextVar(
 class Request:
     """The request being served: its id, and the operation it reaches (named when first asked)."""
 
-    __slots__ = ("id", "method", "_path", "_names", "_named")
+    __slots__ = ("id", "method", "client", "_path", "_names", "_named")
 
-    def __init__(self, request_id: str, method: str, path: str, names: OperationNames):
+    def __init__(self, request_id: str, method: str, path: str, names: OperationNames,
+                 client: tuple | None = None):
         self.id = request_id
         self.method = method
+        self.client = client  # the peer, until a trusted proxy's header names the client
         self._path = path  # the raw path: never logged, only matched against the templates
         self._names = names
         self._named: tuple | None = None
@@ -71,6 +73,14 @@ def current_id() -> str | None:
     return request.id if request is not None else None
 
 
+def resolved_client(client: tuple) -> None:
+    """The client address read from a trusted proxy's headers (meet_external/proxies.py, which
+    hands the app a copy of the request's scope)."""
+    request = _current.get()
+    if request is not None:
+        request.client = client
+
+
 def incoming_id(headers) -> str:
     """The client's (or proxy's) `X-Request-Id` if there is exactly one and it is sane, else a new id."""
     found = [value for name, value in headers if name == HEADER]
@@ -95,7 +105,8 @@ class RequestIds:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request = Request(incoming_id(scope["headers"]), scope["method"], scope["path"], self.names)
+        request = Request(incoming_id(scope["headers"]), scope["method"], scope["path"], self.names,
+                          scope.get("client"))
         token = _current.set(request)
         header = (HEADER, request.id.encode("latin-1"))
         started = time.perf_counter()
@@ -116,8 +127,7 @@ class RequestIds:
                     await self._answer(scope, receive, send_with_id, answer)
         finally:
             if self.access_log:
-                logs.access(request, answer["status"], time.perf_counter() - started,
-                            scope.get("client"))
+                logs.access(request, answer["status"], time.perf_counter() - started)
             _current.reset(token)
 
     async def _answer(self, scope, receive, send, answer) -> None:
