@@ -9,6 +9,8 @@
 #   COMMIT      the source commit, shown by GET /__version__ (optional).
 #   SOURCE      the source repository's URL, shown by GET /__version__ (optional).
 #   PIP_CERT    a CA bundle for pip, for networks that re-sign TLS (optional; mount it in).
+#   EXTRAS      the package's extras installed (default: postgres; postgres,tracing adds
+#               OpenTelemetry's traces: docs/operators.md, Logs, errors and traces).
 ARG BASE_IMAGE=python:3.12-slim
 
 # --- build: the project's wheel and those of everything it needs, installed into a venv -----
@@ -16,6 +18,7 @@ FROM ${BASE_IMAGE} AS build
 ARG PIP_CERT=""
 ARG COMMIT=""
 ARG SOURCE=""
+ARG EXTRAS="postgres"
 RUN if ! command -v python3 >/dev/null; then \
       apt-get update && apt-get install -y --no-install-recommends python3 python3-venv \
       && rm -rf /var/lib/apt/lists/*; \
@@ -28,9 +31,9 @@ RUN COMMIT="$COMMIT" SOURCE="$SOURCE" /opt/meet-external/bin/python -c 'import j
 json.dump({k: os.environ[k.upper()] for k in ("commit", "source") if os.environ[k.upper()]}, \
 open("meet_external/build.json", "w"))'
 RUN /opt/meet-external/bin/pip wheel --no-cache-dir ${PIP_CERT:+--cert "$PIP_CERT"} \
-      --wheel-dir /wheels '.[postgres]' \
+      --wheel-dir /wheels ".[${EXTRAS}]" \
     && /opt/meet-external/bin/pip install --no-cache-dir --no-index --find-links /wheels \
-      'meet-external[postgres]'
+      "meet-external[${EXTRAS}]"
 
 # --- runtime: Python and that venv, nothing else (no sources, wheels, compiler or pip cache) --
 FROM ${BASE_IMAGE}

@@ -4,6 +4,7 @@ opentelemetry-proto."""
 
 from __future__ import annotations
 
+import json
 import sys
 
 import httpx
@@ -29,7 +30,7 @@ def attributes(span) -> dict:
 def test_a_span_per_request_and_per_statement(database_url, tmp_path, credentials, user):
     with otlp_receiver() as receiver, ServerProcess(database_url, env={
             "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{receiver.port}",
-            "OTEL_BSP_SCHEDULE_DELAY": "100", "LOG_FORMAT": "json"}) as server:
+            "OTEL_BSP_SCHEDULE_DELAY": "100", "LOG_FORMAT": "json"}, args=["--access-log"]) as server:
         server.start(str(tmp_path / "server.log"))
         with httpx.Client(base_url=server.url, timeout=20) as http:
             token = http.post(TOKEN_URL, json=credentials.token_request(user.email)).json()["access_token"]
@@ -40,6 +41,7 @@ def test_a_span_per_request_and_per_statement(database_url, tmp_path, credential
         received = receiver.wait_for(lambda got: any(
             span.name == "GET /external-api/v1.0/rooms" for span in spans(got)))
         server.stop()
+        logged = [json.loads(line) for line in server.log().splitlines()]
     every = spans(received)
     (listing,) = [span for span in every if span.name == "GET /external-api/v1.0/rooms"]
     assert (listing.kind, listing.trace_id.hex(), listing.parent_span_id.hex()) == (
@@ -58,6 +60,9 @@ def test_a_span_per_request_and_per_statement(database_url, tmp_path, credential
     assert all(span.parent_span_id for span in every if span.kind == CLIENT)
     (token_span,) = [span for span in every if span.name == "POST /external-api/v1.0/application/token/"]
     assert [span for span in every if span.parent_span_id == token_span.span_id]
+    # The access line names the request's trace and span.
+    (access,) = [line for line in logged if line.get("request_id") == "trace-1"]
+    assert (access["trace_id"], access["span_id"]) == (TRACE_ID, listing.span_id.hex())
     resource = {item.key: item.value.string_value
                 for item in received[0].resource_spans[0].resource.attributes}
     assert resource["service.name"] == "meet-external"

@@ -19,6 +19,7 @@ import logging
 import re
 import sys
 import traceback
+from typing import Callable
 
 import structlog
 
@@ -38,6 +39,14 @@ _EMAIL = re.compile(r"[\w.!#$%&'*+^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[\w.~+/=-]+")
 _JWT = re.compile(r"\beyJ[\w-]*\.[\w-]+\.[\w-]*")
 access_logger = logging.getLogger(ACCESS_LOGGER)
+# The current span's (trace_id, span_id) in hex, or None: set while traces are on
+# (meet_external/ops/tracing.py), so that a line and its trace can be found from each other.
+_trace_ids: Callable[[], tuple | None] | None = None
+
+
+def add_trace_ids(current_ids: Callable[[], tuple | None]) -> None:
+    global _trace_ids
+    _trace_ids = current_ids
 
 
 def resolve(log_format: str) -> str:
@@ -97,6 +106,9 @@ def _line(text: bool):
         request_id = request_ids.current_id()
         if request_id is not None:
             line["request_id"] = request_id
+        ids = _trace_ids() if _trace_ids is not None else None
+        if ids is not None:
+            line["trace_id"], line["span_id"] = ids
         if fields is not None:
             line.update(fields)
         exc_info = event.get("exc_info")

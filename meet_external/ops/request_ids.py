@@ -109,8 +109,7 @@ class RequestIds:
                           scope.get("client"))
         token = _current.set(request)
         header = (HEADER, request.id.encode("latin-1"))
-        started = time.perf_counter()
-        answer = {"status": 500, "started": False}
+        answer = {"status": 500, "started": False, "arrived": time.perf_counter()}
 
         async def send_with_id(message):
             if message["type"] == "http.response.start":
@@ -121,16 +120,15 @@ class RequestIds:
 
         try:
             if self.request_span is None:
-                await self._answer(scope, receive, send_with_id, answer)
+                await self._answer(request, scope, receive, send_with_id, answer)
             else:
                 with self.request_span(request, scope, answer):
-                    await self._answer(scope, receive, send_with_id, answer)
+                    await self._answer(request, scope, receive, send_with_id, answer)
         finally:
-            if self.access_log:
-                logs.access(request, answer["status"], time.perf_counter() - started)
             _current.reset(token)
 
-    async def _answer(self, scope, receive, send, answer) -> None:
+    async def _answer(self, request: Request, scope, receive, send, answer) -> None:
+        """The app's answer, then the access line (inside the request's span, when traced)."""
         try:
             await self.app(scope, receive, send)
         except Exception:
@@ -140,6 +138,9 @@ class RequestIds:
             if answer["started"]:
                 raise
             await _internal_error(send)
+        finally:
+            if self.access_log:
+                logs.access(request, answer["status"], time.perf_counter() - answer["arrived"])
 
 
 async def _internal_error(send) -> None:

@@ -22,6 +22,7 @@ import contextlib
 import time
 
 from .. import __version__
+from . import logs
 
 TRACING_EXTRA = "pip install 'meet-external[tracing]'"
 SERVICE_NAME = "meet-external"
@@ -82,6 +83,13 @@ class Tracing:
                 if status >= 500:
                     span.set_status(self._error(str(status)))
 
+    def current_ids(self) -> tuple | None:
+        """The current span's trace and span ids in hex, as OTLP and W3C write them; None outside one."""
+        context = self._trace.get_current_span().get_span_context()
+        if not context.is_valid:
+            return None
+        return format(context.trace_id, "032x"), format(context.span_id, "016x")
+
     def instrument(self, database) -> None:
         """A span for each statement Peewee runs for a request (its query hooks, peewee >= 4.5)."""
         system = "sqlite" if database.__class__.__name__.startswith("Sqlite") else "postgresql"
@@ -112,4 +120,5 @@ def enable(config, database) -> Tracing | None:
         return None
     tracing = Tracing()
     tracing.instrument(database)
+    logs.add_trace_ids(tracing.current_ids)
     return tracing
