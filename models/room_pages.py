@@ -6,7 +6,8 @@ access (with the user) and the creation time in two tables, so no one index serv
 every user: the statement reads a page one of three ways, all giving the same rows.
 
 - by the user: each of the user's accesses, its room's time looked up, the page sorted
-  out. Costs a lookup per room of the user.
+  out from the end of the list nearer to it (the last page sorts 20 rooms, not them all).
+  Costs a lookup per room of the user.
 - a walk from the newest (or the oldest) end of the project's index on
   `meet_resource (created_at, id)`, each room probed for the user's access, until the rows
   up to the page are found. Cheap for a user who holds a good share of the rooms near
@@ -16,9 +17,9 @@ The way is chosen inside the statement, from the user's exact count (counted the
 and the page's position, never from a hint kept by a process or from the planner's
 statistics of Meet's tables, which may be stale or absent (docs/performance.md): a user
 with at most `WALK_FROM` rooms is read by the user; else the walk starts from the end
-nearer the page, and gives up after `count / 2` rooms, when the page is read by the user
-after all. So no page costs more than 1.5 times the by-the-user reading, and the users who
-own many rooms get their first and last pages in a few dozen probes.
+nearer the page, and gives up after `count / GIVE_UP` rooms, when the page is read by the
+user after all. So no page costs more than 1.25 times the by-the-user reading, and the users
+who own a good share of the rooms get their first and last pages in a few dozen probes.
 
 Each part is written so that its plan does not depend on estimates: the room's time and
 the room's row are fetched by correlated subqueries on primary keys (one index probe each;
@@ -42,6 +43,9 @@ MAX_OFFSET = 2 ** 62
 # Up to this many rooms a user is read by the user: at most this many lookups (~1 ms), and
 # a walk would have to find the user's rooms among many more others.
 WALK_FROM = 1_000
+# A walk gives up after count / GIVE_UP rooms: a page then costs at most 1 + 1 / GIVE_UP times
+# the reading by the user, whose accesses are enough for the rows.
+GIVE_UP = 4
 # The ways, as the statement names them.
 NOTHING, BY_USER, NEWEST, OLDEST = 0, 1, 2, 3
 
@@ -55,19 +59,19 @@ class RoomPage(NamedTuple):
 _STATEMENT = """WITH counted AS {materialized} (
     SELECT COUNT(*) AS n FROM meet_resource_access WHERE user_id = {user}),
 span AS {materialized} (
-    SELECT n, o, l, CASE WHEN l = 0 THEN {nothing} WHEN n <= {walk_from} THEN {by_user}
-        WHEN o + l <= n - o THEN {newest} ELSE {oldest} END AS way
+    SELECT n, o, l, o + l <= n - o AS top, CASE WHEN l = 0 THEN {nothing}
+        WHEN n <= {walk_from} THEN {by_user} WHEN o + l <= n - o THEN {newest} ELSE {oldest} END AS way
     FROM (SELECT n, {least}({offset}, n) AS o, {greatest}({least}({limit}, n - {offset}), 0) AS l
           FROM counted) c),
 newest AS {materialized} (
     SELECT w.id, w.created_at FROM (
         SELECT s.id, s.created_at FROM meet_resource s WHERE (SELECT way FROM span) = {newest}
-        ORDER BY s.created_at DESC, s.id DESC LIMIT (SELECT n / 2 FROM span)) w
+        ORDER BY s.created_at DESC, s.id DESC LIMIT (SELECT n / {give_up} FROM span)) w
     WHERE {owned} LIMIT (SELECT o + l FROM span)),
 oldest AS {materialized} (
     SELECT w.id, w.created_at FROM (
         SELECT s.id, s.created_at FROM meet_resource s WHERE (SELECT way FROM span) = {oldest}
-        ORDER BY s.created_at ASC, s.id ASC LIMIT (SELECT n / 2 FROM span)) w
+        ORDER BY s.created_at ASC, s.id ASC LIMIT (SELECT n / {give_up} FROM span)) w
     WHERE {owned} LIMIT (SELECT n - o FROM span)),
 walked AS {materialized} (SELECT id, created_at FROM newest UNION ALL SELECT id, created_at FROM oldest),
 found AS {materialized} (
@@ -83,12 +87,18 @@ page AS (
     ) from_walk
     UNION ALL
     SELECT id, created_at FROM (
-        SELECT x.resource_id AS id,
-            (SELECT s.created_at FROM meet_resource s WHERE s.id = x.resource_id) AS created_at
+        SELECT x.resource_id AS id, {room_time} AS created_at
         FROM meet_resource_access x
-        WHERE x.user_id = {user} AND (SELECT way FROM found) = {by_user}
+        WHERE x.user_id = {user} AND (SELECT way FROM found) = {by_user} AND (SELECT top FROM span)
         ORDER BY 2 DESC, 1 DESC LIMIT (SELECT l FROM span) OFFSET (SELECT o FROM span)
-    ) by_user)
+    ) by_user_from_newest
+    UNION ALL
+    SELECT id, created_at FROM (
+        SELECT x.resource_id AS id, {room_time} AS created_at
+        FROM meet_resource_access x
+        WHERE x.user_id = {user} AND (SELECT way FROM found) = {by_user} AND NOT (SELECT top FROM span)
+        ORDER BY 2 ASC, 1 ASC LIMIT (SELECT l FROM span) OFFSET (SELECT n - o - l FROM span)
+    ) by_user_from_oldest)
 SELECT u.is_active, (SELECT a.{active} FROM meet_application a WHERE a.client_id = {client}),
     (SELECT n FROM span), (SELECT way FROM found),
     r.resource_id, r.slug, r.access_level, r.pin_code, r.configuration
@@ -98,6 +108,9 @@ WHERE u.id = {user}
 ORDER BY p.created_at DESC, p.id DESC"""
 # A scalar subquery, not EXISTS: planners turn EXISTS into a join and may then sort
 # everything; a scalar subquery stays a per-row probe of the (user_id, resource_id) index.
+# The room's creation time, one probe of the project's index on meet_resource (id, created_at)
+# (read from the index alone where the visibility map allows).
+_ROOM_TIME = "(SELECT s.created_at FROM meet_resource s WHERE s.id = x.resource_id)"
 _OWNED = ("(SELECT 1 FROM meet_resource_access x WHERE x.user_id = {user}"
           " AND x.resource_id = w.id) = 1")
 _DIALECTS = {
@@ -122,8 +135,9 @@ def page_statement() -> str:
         dialect = _DIALECTS["sqlite" if is_sqlite() else "postgresql"]
         marks = {name: (f":{name}" if is_sqlite() else f"%({name})s")
                  for name in ("user", "client", "limit", "offset")}
-        sql = _STATEMENT.format(owned=_OWNED.format(**marks), active=Application.is_active.column_name,
-                                walk_from=WALK_FROM, **_WAYS, **marks, **dialect)
+        sql = _STATEMENT.format(owned=_OWNED.format(**marks), room_time=_ROOM_TIME,
+                                active=Application.is_active.column_name, walk_from=WALK_FROM,
+                                give_up=GIVE_UP, **_WAYS, **marks, **dialect)
         _rendered[key] = sql
     return sql
 

@@ -38,6 +38,8 @@ LEGACY_TABLES = ("meet_users", "meet_applications", "meet_rooms", "meet_room_acc
 INDEXES = (
     ("meet_external_user_email_lower", "meet_user", "lower(email)"),
     ("meet_external_resource_created", "meet_resource", "created_at, id"),
+    # A room's creation time by its id, from the index alone (models/room_pages.py).
+    ("meet_external_resource_id_created", "meet_resource", "id, created_at"),
 )
 
 

@@ -88,7 +88,8 @@ def test_init_db_attaches_and_leaves_meets_own_tables_as_they_are(peer):
     assert all(name.startswith("meet_external_") for name, _ in added)
     on_meets_tables = {name for name, kind in added if kind == "INDEX"
                        and re.search(r"ON public\.meet_(user|resource) ", after[(name, kind)])}
-    assert on_meets_tables == {"meet_external_user_email_lower", "meet_external_resource_created"}
+    assert on_meets_tables == {"meet_external_user_email_lower", "meet_external_resource_created",
+                               "meet_external_resource_id_created"}
 
 
 def test_applications_made_on_either_side_work_on_both(peer):
