@@ -58,10 +58,7 @@ class ServeOptions:
 
 def serve(config: Config, options: ServeOptions) -> int:
     """Run the API until SIGTERM or SIGINT; the exit status to return."""
-    if options.access_log:
-        # Each worker reads its configuration from the environment (meet_external/asgi.py).
-        os.environ[ACCESS_LOG_ENV] = "true"
-    with metrics_directory(config):
+    with access_log_setting(options.access_log), metrics_directory(config):
         uv_config = uvicorn.Config(
             options.factory,
             factory=True,
@@ -112,6 +109,24 @@ class _Supervisor(Multiprocess):
         for sock in self.sockets:
             sock.close()
         super().terminate_all()
+
+
+@contextlib.contextmanager
+def access_log_setting(on: bool) -> Iterator[None]:
+    """`--access-log` as ACCESS_LOG for the workers, which read their configuration from the
+    environment (meet_external/asgi.py), while the server runs."""
+    if not on:
+        yield
+        return
+    previous = os.environ.get(ACCESS_LOG_ENV)
+    os.environ[ACCESS_LOG_ENV] = "true"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(ACCESS_LOG_ENV, None)
+        else:
+            os.environ[ACCESS_LOG_ENV] = previous
 
 
 @contextlib.contextmanager

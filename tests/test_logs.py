@@ -97,7 +97,7 @@ def format_line(log_format: str, message: str, exc_info=None) -> str:
 
 def test_errors_carry_their_traceback_without_emails_or_tokens():
     try:
-        raise ValueError("Key (email)=(bob@example.org) refused; Authorization: Bearer abc.def-ghi")
+        raise ValueError("Key (email)=(bob@example.org) refused; Authorization: Bearer abc.def-ghi_jkl.mno")
     except ValueError:
         line = json.loads(format_line("json", "unhandled error for alice@example.com", sys.exc_info()))
     assert line["message"] == "unhandled error for [email]"
@@ -110,7 +110,8 @@ def test_errors_carry_their_traceback_without_emails_or_tokens():
 def test_redaction():
     jwt_like = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln-bmF0dXJl_"
     assert logs.redact(f"a {jwt_like} b") == "a [token] b"
-    assert logs.redact("basic QWxhZGRpbjpvcGVu") == "basic [token]"
+    assert logs.redact("basic QWxhZGRpbjpvcGVuc2VzYW1l") == "basic [token]"
+    assert logs.redact("basic authentication failed") == "basic authentication failed"
     assert logs.redact("GET /external-api/v1.0/rooms 200 to o'neil+x@mail.example.org") == (
         "GET /external-api/v1.0/rooms 200 to [email]")
 

@@ -217,3 +217,12 @@ def _audit_line(line: str) -> bool:
         return isinstance(json.loads(line), dict) and "event" in json.loads(line)
     except ValueError:
         return False
+
+
+def test_access_log_reaches_the_workers_environment_only_while_serving(monkeypatch):
+    from meet_external.serving import access_log_setting
+
+    monkeypatch.delenv("ACCESS_LOG", raising=False)
+    with access_log_setting(True):
+        assert os.environ["ACCESS_LOG"] == "true"
+    assert "ACCESS_LOG" not in os.environ

@@ -31,12 +31,13 @@ FIELDS_RECORD = "fields"  # extra fields of one of this project's lines (the acc
 # by the access line of meet_external/ops/request_ids.py (path templates, request ids).
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.asgi")
 UVICORN_ACCESS = "uvicorn.access"
-# Connexion says at INFO which documents it adds, at each start of each worker: noise in a
-# served process (uvicorn's configuration sets it; left alone in a process that embeds the app).
-QUIET_LOGGERS = ("connexion",)
+# Connexion says at INFO which documents it adds, at each start of each worker, and httpx a
+# line per call to an OIDC provider: noise in a served process (uvicorn's configuration sets
+# them to WARNING; left alone in a process that embeds the app).
+QUIET_LOGGERS = ("connexion", "httpx")
 
 _EMAIL = re.compile(r"[\w.!#$%&'*+^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
-_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[\w.~+/=-]+")
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[\w.~+/=-]{16,}")
 _JWT = re.compile(r"\beyJ[\w-]*\.[\w-]+\.[\w-]*")
 access_logger = logging.getLogger(ACCESS_LOGGER)
 # The current span's (trace_id, span_id) in hex, or None: set while traces are on
