@@ -273,9 +273,29 @@ def ops_costs(results: dict, n: int, clock, base: str, auth: dict) -> None:
     """The same requests through apps built with the access log on (its lines to /dev/null),
     then with traces exported over OTLP/HTTP to a sink in this process: the exporter's thread
     is counted in this process's CPU time. Tracing last: its statement hook stays on the database."""
-    from meet_external.app import create_app
-    from meet_external.config import Config
+    import asyncio
 
+    from meet_external.app import create_app, load_spec, operation_names
+    from meet_external.config import Config
+    from meet_external.extension import load_extension
+    from meet_external.ops.request_ids import RequestIds
+
+    # What every request pays with traces and the access log off: the request-id middleware
+    # around an app that answers at once.
+    async def empty(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def nothing(message):
+        pass
+
+    middleware = RequestIds(empty, names=operation_names((load_spec()[1], load_extension()[1]), base))
+    scope = {"type": "http", "method": "GET", "path": f"{base}/rooms", "client": ("127.0.0.1", 1),
+             "headers": [(b"x-request-id", b"bench-1")]}
+    loop = asyncio.new_event_loop()
+    results["part: request-id middleware, access log and traces off"] = measure(
+        lambda: loop.run_until_complete(middleware(scope, None, nothing)), n * 10, clock)
+    loop.close()
     requests = [("GET /healthz", ("GET", "/healthz")),
                 ("GET list, 10-room user", ("GET", f"{base}/rooms?page=1&page_size=20", auth))]
     with open(os.devnull, "w") as devnull, harness.otlp_sink() as endpoint:
