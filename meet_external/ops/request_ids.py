@@ -7,8 +7,9 @@ that this middleware itself sends), and it is carried by a context variable, so 
 log line, audit event, error report and trace of the request names it: the handlers' threads
 see it too (a2wsgi runs each handler in a copy of the request's context).
 
-The middleware is the outermost of the app's: the access line it writes after the answer
-has the answer's final status and the whole time the request took.
+The middleware is the outermost the app adds (only Connexion's last-resort error middleware is
+outside it, and it never sees an exception: this one answers them), so the access line it
+writes after the answer has the answer's final status and the whole time the request took.
 """
 
 from __future__ import annotations
