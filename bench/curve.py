@@ -15,6 +15,10 @@ one user after the other, the newest of the database (as users made through the 
 alike). It prints each point's p50 and its ratio to the 10-room user's (the target: at most
 1.5x, 2x required), and writes bench/results/curve-<timestamp>.json.
 
+`--against PATH` runs a second server from another checkout of meet-external (its root put on
+PYTHONPATH; e.g. `git worktree add /tmp/before <commit>`) beside this one, on the same database,
+each point of both measured in the same rounds: a before and after in one run.
+
 `--statistics none` (PostgreSQL) leaves Meet's tables as a restore leaves them: no planner
 statistics, no visibility map, autovacuum off for them in this throwaway database; `both`
 measures that, then runs ANALYZE (what autovacuum or an operator does later), restarts
@@ -90,11 +94,13 @@ def token_for(base: str, seeded: dict, email: str) -> str:
     return data["access_token"]
 
 
-def measure(port: int, points: List[dict], requests: int, rounds: int = 10) -> None:
-    """Fills each point's `ms` with `requests` timings, taken in `rounds` interleaved rounds."""
-    client = Client(port)
+def measure(points: List[dict], requests: int, rounds: int = 10) -> None:
+    """Fills each point's `ms` with `requests` timings, taken in `rounds` interleaved rounds
+    (each point's requests on its server's one keep-alive connection)."""
+    clients = {port: Client(port) for port in {point["port"] for point in points}}
     try:
         for point in points:  # checked once, and warmed: whatever a process does once is done
+            client = clients[point["port"]]
             for _ in range(5):
                 ms, status, body = client.get(point["path"], point["token"])
             data = json.loads(body)
@@ -104,56 +110,71 @@ def measure(port: int, points: List[dict], requests: int, rounds: int = 10) -> N
                                          f" {len(data.get('results', []))} rooms")
             point["ms"] = []
         per_round = max(1, requests // rounds)
-        for _ in range(rounds):
-            for point in points:
+        for round_ in range(rounds):
+            # Every other round backwards: no point always follows the same one.
+            for point in (points if round_ % 2 == 0 else points[::-1]):
+                client = clients[point["port"]]
                 for _ in range(per_round):
                     ms, status, _ = client.get(point["path"], point["token"])
                     if status != 200:
                         raise harness.BenchError(f"{point['name']}: HTTP {status}")
                     point["ms"].append(ms)
     finally:
-        client.close()
+        for client in clients.values():
+            client.close()
 
 
 def serve_and_measure(kind: str, family: str, db, env: dict, seeded: dict, args, processes,
                       phase: str) -> dict:
-    port = harness.free_port()
-    log = Path(db.tmpdir) / f"server-{family}-{phase}.log"
-    argv = [*harness.meet_external(), "serve", "--host", harness.HOST, "--port", str(port),
-            "--workers", str(args.workers)]
-    started = time.monotonic()
-    server = processes.start(argv, env=env, log=log, cwd=tempfile.gettempdir())
-    workers: List[int] = []
+    """This checkout's server, and with `--against` another checkout's on the same database,
+    their points measured in the same rounds."""
+    codes = {"this": env}
+    if args.against:
+        codes["against"] = {**env, "PYTHONPATH": str(args.against)}
+    servers, points = [], []
     try:
-        harness.wait_healthy(server, f"http://{harness.HOST}:{port}/healthz", log, started)
-        workers = harness.worker_pids(server.pid)
-        base = f"http://{harness.HOST}:{port}{harness.API}"
-        points = []
-        for label, email, rooms in users_of(family, seeded):
-            token = token_for(base, seeded, email)
-            last = -(-rooms // PAGE_SIZE)
-            for page in (1, last):
-                points.append({"name": f"{label}, page {page}", "label": label, "rooms": rooms,
-                               "page": page, "first": page == 1, "token": token,
-                               "path": f"{harness.API}/rooms?page={page}&page_size={PAGE_SIZE}"})
-        measure(port, points, args.requests)
-    except Exception:
-        print(harness.log_tail(log), file=sys.stderr)
-        raise
+        for code, code_env in codes.items():
+            port = harness.free_port()
+            log = Path(db.tmpdir) / f"server-{family}-{phase}-{code}.log"
+            argv = [*harness.meet_external(), "serve", "--host", harness.HOST, "--port", str(port),
+                    "--workers", str(args.workers)]
+            started = time.monotonic()
+            server = processes.start(argv, env=code_env, log=log, cwd=tempfile.gettempdir())
+            servers.append((server, []))
+            harness.wait_healthy(server, f"http://{harness.HOST}:{port}/healthz", log, started)
+            servers[-1][1].extend(harness.worker_pids(server.pid))
+            base = f"http://{harness.HOST}:{port}{harness.API}"
+            for label, email, rooms in users_of(family, seeded):
+                token = token_for(base, seeded, email)
+                last = -(-rooms // PAGE_SIZE)
+                for page in (1, last):
+                    points.append({"name": f"{label}, page {page}", "label": label, "rooms": rooms,
+                                   "page": page, "token": token, "port": port, "code": code,
+                                   "path": f"{harness.API}/rooms?page={page}&page_size={PAGE_SIZE}"})
+        # Each point of one server next to the same point of the other, within every round.
+        order = {code: 0 for code in codes}
+        for point in points:
+            point["at"], order[point["code"]] = order[point["code"]], order[point["code"]] + 1
+        measure(sorted(points, key=lambda point: point["at"]), args.requests)
     finally:
-        processes.stop(server, children=workers)
-    # The 10-room user's first and last page are the same request: both make the base.
-    base_p50 = statistics.median(points[0]["ms"] + points[1]["ms"])
-    rows = []
-    for point in points:
-        p50 = statistics.median(point["ms"])
-        p90 = sorted(point["ms"])[int(0.9 * len(point["ms"]))]
-        rows.append({"name": point["name"], "rooms": point["rooms"], "page": point["page"],
-                     "p50_ms": round(p50, 3), "p90_ms": round(p90, 3),
-                     "over_10_rooms": round(p50 / base_p50, 2), "requests": len(point["ms"])})
-        print(f"[{kind}, {family}, {phase}] {point['name']}: p50 {p50:.2f} ms, {p50 / base_p50:.2f}x",
-              flush=True)
-    return {"points": rows, "worst_over_10_rooms": max(r["over_10_rooms"] for r in rows)}
+        for server, workers in servers:
+            processes.stop(server, children=workers)
+    out = {}
+    for code in codes:
+        mine = [point for point in points if point["code"] == code]
+        # The 10-room user's first and last page are the same request: both make the base.
+        base_p50 = statistics.median(mine[0]["ms"] + mine[1]["ms"])
+        rows = []
+        for point in mine:
+            p50 = statistics.median(point["ms"])
+            p90 = sorted(point["ms"])[int(0.9 * len(point["ms"]))]
+            rows.append({"name": point["name"], "rooms": point["rooms"], "page": point["page"],
+                         "p50_ms": round(p50, 3), "p90_ms": round(p90, 3),
+                         "over_10_rooms": round(p50 / base_p50, 2), "requests": len(point["ms"])})
+            print(f"[{kind}, {family}, {phase}, {code}] {point['name']}: p50 {p50:.2f} ms,"
+                  f" {p50 / base_p50:.2f}x", flush=True)
+        out[code] = {"points": rows, "worst_over_10_rooms": max(r["over_10_rooms"] for r in rows)}
+    return {**out["this"], **({"against": out["against"]} if "against" in out else {})}
 
 
 def run_database(kind: str, family: str, args, processes) -> dict:
@@ -189,6 +210,7 @@ def run_database(kind: str, family: str, args, processes) -> dict:
 
 def table(report: dict) -> str:
     lines = []
+    against = report.get("against")
     for name, res in report["databases"].items():
         kind, family = name.split("/")
         for phase in ("none", "analyzed"):
@@ -197,18 +219,27 @@ def table(report: dict) -> str:
             title = {"none": "no statistics, no visibility map",
                      "analyzed": "after VACUUM ANALYZE"}[phase] if kind == "postgresql" else "SQLite"
             lines += [f"\n{kind} ({res.get('layout')}), users' rooms {FAMILY_TITLES[family]}, {title}:",
-                      "| user's rooms | first page p50 | x 10 rooms | last page p50 | x 10 rooms |",
-                      "|---|---:|---:|---:|---:|"]
+                      "| user's rooms | first page p50 | x 10 rooms | last page p50 | x 10 rooms |"
+                      + (" against: first | x 10 | last | x 10 |" if against else ""),
+                      "|---|---:|---:|---:|---:|" + ("---:|---:|---:|---:|" if against else "")]
             points = res[phase]["points"]
-            for first, last in zip(points[::2], points[1::2], strict=True):
+            other = (res[phase].get("against") or {}).get("points") or [None] * len(points)
+            for first, last, ofirst, olast in zip(points[::2], points[1::2], other[::2], other[1::2],
+                                                  strict=True):
                 label = first["name"].rsplit(", page", 1)[0]
-                lines.append(f"| {label} | {first['p50_ms']:.2f} ms | {first['over_10_rooms']:.2f}x"
-                             f" | {last['p50_ms']:.2f} ms (page {last['page']}) |"
-                             f" {last['over_10_rooms']:.2f}x |")
+                line = (f"| {label} | {first['p50_ms']:.2f} ms | {first['over_10_rooms']:.2f}x"
+                        f" | {last['p50_ms']:.2f} ms (page {last['page']}) | {last['over_10_rooms']:.2f}x |")
+                if ofirst:
+                    line += (f" {ofirst['p50_ms']:.2f} ms | {ofirst['over_10_rooms']:.2f}x"
+                             f" | {olast['p50_ms']:.2f} ms | {olast['over_10_rooms']:.2f}x |")
+                lines.append(line)
             worst = res[phase]["worst_over_10_rooms"]
             verdict = "goal met" if worst <= GOAL else ("required met" if worst <= REQUIRED else "MISSED")
-            lines.append(f"| worst | | | | **{worst:.2f}x** ({verdict}: goal ≤ {GOAL}x,"
-                         f" required ≤ {REQUIRED}x) |")
+            line = (f"| worst | | | | **{worst:.2f}x** ({verdict}: goal ≤ {GOAL}x,"
+                    f" required ≤ {REQUIRED}x) |")
+            if res[phase].get("against"):
+                line += f" | | | {res[phase]['against']['worst_over_10_rooms']:.2f}x |"
+            lines.append(line)
         if "error" in res:
             lines.append(f"\n{name}: failed: {res['error'][:300]}")
     return "\n".join(lines)
@@ -227,6 +258,10 @@ def main(argv: List[str] | None = None) -> int:
     parser.add_argument("--family", action="append", choices=("spread", "api"),
                         help="which users (default both): rooms interleaved with everybody's, or made"
                              " through the API in bursts")
+    parser.add_argument("--against", type=Path,
+                        help="the root of another checkout of meet-external (e.g. a `git worktree` of"
+                             " an older commit): its server runs beside this one on the same database"
+                             " (PYTHONPATH), measured in the same rounds: a before and after in one run")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--pg-url", default=harness.DEFAULT_PG_ADMIN_URL)
     parser.add_argument("--pg-layout", choices=("meet", "own"), default="meet")
@@ -238,7 +273,8 @@ def main(argv: List[str] | None = None) -> int:
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     report = {"command": " ".join(["python bench/curve.py", *(argv if argv is not None else sys.argv[1:])]),
               "started": datetime.datetime.now().isoformat(timespec="seconds"),
-              "git": harness.git_state(), "loadavg_start": harness.loadavg(), "databases": {}}
+              "git": harness.git_state(), "loadavg_start": harness.loadavg(), "databases": {},
+              "against": str(args.against) if args.against else None}
     processes = harness.Processes()
     failed = False
     try:

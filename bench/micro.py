@@ -147,6 +147,9 @@ def main(argv=None) -> int:
     parser.add_argument("--ops", action="store_true",
                         help="also /healthz and the 10-room list with the access log on, then with"
                              " traces exported to a local sink (meet_external/ops/)")
+    parser.add_argument("--stack", action="store_true",
+                        help="also the 10-room list and /healthz through an app built without the"
+                             " project's own ASGI middlewares, in turns with the full app")
     args = parser.parse_args(argv)
     n = args.n
 
@@ -258,6 +261,8 @@ def main(argv=None) -> int:
                                                                     clock)
         if args.ops:
             ops_costs(results, n, clock, base, auth["small"])
+        if args.stack:
+            stack_costs(results, n, clock, config, base, auth["small"])
         models.db.discard_connection()
 
     width = max(map(len, results), default=10)
@@ -314,6 +319,41 @@ def ops_costs(results: dict, n: int, clock, base: str, auth: dict) -> None:
                 driver.close()
                 for name in extra:
                     os.environ.pop(name)
+
+
+def stack_costs(results: dict, n: int, clock, config, base: str, auth: dict) -> None:
+    """What the project's own ASGI middlewares (app.py's add_middleware: Host, proxies, body
+    limit and reading, media type, paths, OAuth client requests, the files served verbatim,
+    request ids) cost per request: the same requests through an app built with add_middleware
+    made a no-op, in turns with the full app (full, bare, full, bare)."""
+    import connexion
+
+    from meet_external.app import create_app
+
+    add_middleware = connexion.FlaskApp.add_middleware
+    connexion.FlaskApp.add_middleware = lambda self, *args, **kwargs: None
+    try:
+        bare = AsgiDriver(create_app(config))
+    finally:
+        connexion.FlaskApp.add_middleware = add_middleware
+    full = AsgiDriver(create_app(config))
+    requests = [("GET /healthz", ("GET", "/healthz")),
+                ("GET list, 10-room user", ("GET", f"{base}/rooms?page=1&page_size=20", auth))]
+    try:
+        for name, request in requests:
+            for driver in (full, bare):
+                assert driver.call(*request) == 200
+            runs = {"full app": [], "without the project's middlewares": []}
+            for _ in range(2):
+                for label, driver in (("full app", full), ("without the project's middlewares", bare)):
+                    runs[label].append(measure(lambda request=request, driver=driver: driver.call(*request),
+                                               n, clock))
+            for label, pair in runs.items():
+                results[f"{name}, {label}"] = {**{key: sum(r[key] for r in pair) / 2 for key in pair[0]},
+                                               "n": sum(r["n"] for r in pair)}
+    finally:
+        full.close()
+        bare.close()
 
 
 if __name__ == "__main__":
