@@ -18,6 +18,7 @@ from meet_external.app import create_app
 from meet_external.config import Config
 from models import Application, User
 from models import credentials as secret_hashing
+from models.applications import KNOWN_SCOPES
 from models.rooms import NewRoom, RoomPolicy, RoomView, create_room
 
 from .support import postgres
@@ -197,6 +198,35 @@ def token(client, credentials, user) -> str:
 @pytest.fixture
 def auth(token) -> dict:
     return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def headers_for(client):
+    """The Authorization header of a token the application gets for that email."""
+    def build(credentials, email: str) -> dict:
+        response = client.post(TOKEN_URL, json=credentials.token_request(email))
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+    return build
+
+
+@pytest.fixture
+def manager(make_application) -> Credentials:
+    """An application granted every scope, the operator-granted ones included."""
+    return make_application(scopes=KNOWN_SCOPES)
+
+
+@pytest.fixture
+def owner_headers(headers_for, manager, user) -> dict:
+    return headers_for(manager, user.email)
+
+
+@pytest.fixture
+def room(client, owner_headers) -> dict:
+    """A room the user owns, as its 201 answered it."""
+    response = client.post(ROOMS_URL, headers=owner_headers)
+    assert response.status_code == 201, response.text
+    return response.json()
 
 
 @pytest.fixture

@@ -9,23 +9,8 @@ import pytest
 
 import models
 from models import ResourceAccess, Room
-from models.applications import KNOWN_SCOPES
 
-from .conftest import ROOMS_URL, TOKEN_URL, row_counts
-
-
-@pytest.fixture
-def headers_for(client):
-    def build(credentials, email: str) -> dict:
-        response = client.post(TOKEN_URL, json=credentials.token_request(email))
-        assert response.status_code == 200, response.text
-        return {"Authorization": f"Bearer {response.json()['access_token']}"}
-    return build
-
-
-@pytest.fixture
-def manager(make_application):
-    return make_application(scopes=KNOWN_SCOPES)
+from .conftest import ROOMS_URL, row_counts
 
 
 @pytest.fixture

@@ -16,33 +16,6 @@ from .conftest import ROOMS_URL, TOKEN_URL, row_counts
 
 
 @pytest.fixture
-def manager(make_application):
-    """An application granted every scope, the new ones included."""
-    return make_application(scopes=KNOWN_SCOPES)
-
-
-@pytest.fixture
-def headers_for(client):
-    def build(credentials, email: str) -> dict:
-        response = client.post(TOKEN_URL, json=credentials.token_request(email))
-        assert response.status_code == 200, response.text
-        return {"Authorization": f"Bearer {response.json()['access_token']}"}
-    return build
-
-
-@pytest.fixture
-def owner_headers(headers_for, manager, user):
-    return headers_for(manager, user.email)
-
-
-@pytest.fixture
-def room(client, owner_headers) -> dict:
-    response = client.post(ROOMS_URL, headers=owner_headers)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-@pytest.fixture
 def people(make_user):
     return [make_user(f"{name}@example.org") for name in ("bob", "carol", "dave")]
 

@@ -15,33 +15,6 @@ from .conftest import ROOMS_URL, TOKEN_URL, row_counts
 
 
 @pytest.fixture
-def calendar(make_application):
-    """An application granted every scope, rooms:grant-access included."""
-    return make_application(scopes=KNOWN_SCOPES)
-
-
-@pytest.fixture
-def headers_for(client):
-    def build(credentials, email: str) -> dict:
-        response = client.post(TOKEN_URL, json=credentials.token_request(email))
-        assert response.status_code == 200, response.text
-        return {"Authorization": f"Bearer {response.json()['access_token']}"}
-    return build
-
-
-@pytest.fixture
-def owner_headers(headers_for, calendar, user):
-    return headers_for(calendar, user.email)
-
-
-@pytest.fixture
-def room(client, owner_headers) -> dict:
-    response = client.post(ROOMS_URL, headers=owner_headers)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-@pytest.fixture
 def delegate(make_user):
     return make_user("Delegate@Example.org")
 
@@ -88,13 +61,13 @@ def test_a_delegate_becomes_an_administrator_by_default(client, owner_headers, r
 
 
 def test_the_delegates_own_token_then_retrieves_the_room_with_its_attendees(
-        client, owner_headers, headers_for, calendar, room, delegate, make_user):
+        client, owner_headers, headers_for, manager, room, delegate, make_user):
     make_user("guest@example.org")
     client.post(grant_url(room["id"]), headers=owner_headers,
                 json={"email": "guest@example.org", "role": "member"})
     client.post(grant_url(room["id"]), headers=owner_headers, json={"email": delegate.email})
 
-    retrieved = client.get(f"{ROOMS_URL}/{room['id']}", headers=headers_for(calendar, delegate.email))
+    retrieved = client.get(f"{ROOMS_URL}/{room['id']}", headers=headers_for(manager, delegate.email))
     assert (retrieved.status_code, retrieved.json()) == (200, {**room, "attendees": ["guest@example.org"]})
 
 
@@ -122,14 +95,14 @@ def test_another_role_is_set_as_asked_in_the_same_row(client, owner_headers, roo
 
 
 @pytest.mark.parametrize("role", ["administrator", "member"])
-def test_an_owner_is_never_changed_or_demoted(client, owner_headers, headers_for, calendar, room,
+def test_an_owner_is_never_changed_or_demoted(client, owner_headers, headers_for, manager, room,
                                               user, delegate, audit_lines, role):
     set_role(room["id"], delegate, "administrator")
     before = row_counts(), access_row(room["id"], user)
 
     by_owner = client.post(grant_url(room["id"]), headers=owner_headers, json={"email": user.email,
                                                                              "role": role})
-    by_administrator = client.post(grant_url(room["id"]), headers=headers_for(calendar, delegate.email),
+    by_administrator = client.post(grant_url(room["id"]), headers=headers_for(manager, delegate.email),
                                    json={"email": "ALICE@example.com", "role": role})
 
     for response in (by_owner, by_administrator):
@@ -152,11 +125,11 @@ def test_a_repeated_grant_changes_nothing_and_is_not_audited(client, owner_heade
     assert len(audit_lines) == 1
 
 
-def test_an_administrator_may_grant(client, headers_for, calendar, room, delegate, make_user):
+def test_an_administrator_may_grant(client, headers_for, manager, room, delegate, make_user):
     set_role(room["id"], delegate, "administrator")
     guest = make_user("guest@example.org")
 
-    response = client.post(grant_url(room["id"]), headers=headers_for(calendar, delegate.email),
+    response = client.post(grant_url(room["id"]), headers=headers_for(manager, delegate.email),
                            json={"email": guest.email, "role": "member"})
     assert (response.status_code, response.json()["attendees"]) == (200, [guest.email])
 
@@ -172,12 +145,12 @@ def test_a_grant_keeps_the_attendees_a_patch_set(client, owner_headers, room, de
 # --- refusals write nothing ------------------------------------------------------------
 
 
-def test_a_member_may_not_grant(client, headers_for, calendar, room, delegate, make_user):
+def test_a_member_may_not_grant(client, headers_for, manager, room, delegate, make_user):
     set_role(room["id"], delegate, "member")
     make_user("guest@example.org")
     before = row_counts()
 
-    response = client.post(grant_url(room["id"]), headers=headers_for(calendar, delegate.email),
+    response = client.post(grant_url(room["id"]), headers=headers_for(manager, delegate.email),
                            json={"email": "guest@example.org"})
     assert (response.status_code, response.json()) == (
         403, {"detail": "You do not have permission to grant access to this room."})

@@ -11,16 +11,7 @@ import models
 from models import ResourceAccess, Room
 from models.applications import DEFAULT_SCOPES, KNOWN_SCOPES
 
-from .conftest import ROOMS_URL, TOKEN_URL
-
-
-@pytest.fixture
-def headers_for(client):
-    def build(credentials, email: str) -> dict:
-        response = client.post(TOKEN_URL, json=credentials.token_request(email))
-        assert response.status_code == 200, response.text
-        return {"Authorization": f"Bearer {response.json()['access_token']}"}
-    return build
+from .conftest import ROOMS_URL
 
 
 @pytest.fixture
