@@ -7,10 +7,10 @@ On PostgreSQL attached to Meet's schema (as bench/run.py), seeded as bench/seed.
 analyzed once, like a database autovacuum has seen before the load: then the writer user, who
 had no room when the statistics were taken, gets 60% `GET /rooms` (page 1), 25% `GET
 /rooms/{id}` and 15% `POST /rooms {}` (bench/mixed.lua) from `wrk -t2 -c16` against
-`meet-external serve --workers 2`, one minute at a time, `--minutes` times in a row. For each
-minute it prints the rate, p50 and p99, the user's room count at its end, and the list's p50 at
-one connection measured right after (the plans the workers settled on), and writes
-bench/results/growing-<timestamp>.json. No ANALYZE runs in between: the statistics go stale
+`meet-external serve --workers 2`, after a 5-second warm-up, one minute at a time, `--minutes`
+times in a row. For each minute it prints the rate, p50 and p99, the user's room count at its
+end, and the list's p50 at one connection measured right after (the plans the workers settled
+on), and writes bench/results/growing-<timestamp>.json. No ANALYZE runs in between: the statistics go stale
 as the user grows, as on a server autovacuum has not reached.
 """
 
@@ -91,6 +91,8 @@ def main(argv: List[str] | None = None) -> int:
                 token = curve.token_for(base, seeded, seeded["emails"]["writer"])
                 room = harness.create_rooms(base, token, 1)[0]
                 env_mix = {"BENCH_TOKEN": token, "BENCH_ROOM": room}
+                # Warm-up, as bench/run.py's: each worker's first connections, prepares and plans.
+                wrk.run(base, "mixed.lua", 5, args.connections, args.threads, env_mix, settle=False)
                 for minute in range(1, args.minutes + 1):
                     res = wrk.run(base, "mixed.lua", 60, args.connections, args.threads, env_mix,
                                   settle=False)
