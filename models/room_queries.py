@@ -1,17 +1,19 @@
 """Reading one room: by id (retrieve) or by slug (the list's `slug` filter), with the user's
-standing and role, in one statement; then, for a room the user administers, its attendees.
+standing, role and the room's attendees, in one statement.
 
 (Pages of rooms are models/room_pages.py.)
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import List, NamedTuple, Tuple
 
 import peewee
 
 from .base import NotFound
+from .db import is_sqlite
 from .delegation import Delegation, principal_columns, require_standing
 from .prepared import Prepared
 from .rooms import (
@@ -41,14 +43,29 @@ class VisibleRoom(NamedTuple):
         return self.role in MANAGERS
 
 
+def _members_emails() -> peewee.Select:
+    """The emails of the room's members as one JSON array, correlated with the room's row.
+
+    Read by the room's own statement, so a retrieve stays one round trip
+    (tests/test_statements.py). The role is a literal: the statements' parameters are
+    bound by position, in the order `_one_room` passes them.
+    """
+    member, person = ResourceAccess.alias("member"), User.alias("person")
+    collect = peewee.fn.json_group_array if is_sqlite() else peewee.fn.json_agg
+    return (person.select(collect(person.email))
+            .join(member, on=(member.user == person.id))
+            .where((member.resource == Room.resource) & (member.role == peewee.SQL(f"'{MEMBER}'"))))
+
+
 def _one_room_statement(where) -> peewee.Select:
-    """The user's standing, then the room that `where` names if the user holds an access to it."""
-    room = (Room.select(*ROOM_COLUMNS, ResourceAccess.role)
+    """The user's standing, then the room that `where` names if the user holds an access to it,
+    with the user's role and the room's members' emails."""
+    room = (Room.select(*ROOM_COLUMNS, ResourceAccess.role, _members_emails().alias("attendees"))
             .join(ResourceAccess, on=(ResourceAccess.resource == Room.resource))
             .where(where & (ResourceAccess.user == _ANY))
             .alias("room"))
     columns = [room.c.resource_id, room.c.slug, room.c.access_level, room.c.pin_code,
-               room.c.configuration, room.c.role]
+               room.c.configuration, room.c.role, room.c.attendees]
     return (User.select(*principal_columns(), *columns)
             .join(room, peewee.JOIN.LEFT_OUTER, on=peewee.SQL("1 = 1"))
             .where(User.id == _ANY))
@@ -58,9 +75,6 @@ def _one_room_statement(where) -> peewee.Select:
 # (user, resource) index: the same cost for a user with 10 rooms or 10,000 (bench/run.py).
 _BY_ID = Prepared(lambda: _one_room_statement(Room.resource == _ANY))
 _BY_SLUG = Prepared(lambda: _one_room_statement(Room.slug == ""))
-_MEMBERS = Prepared(lambda: (User.select(User.email)
-                             .join(ResourceAccess, on=(ResourceAccess.user == User.id))
-                             .where((ResourceAccess.resource == _ANY) & (ResourceAccess.role == MEMBER))))
 
 
 def visible_room(delegation: Delegation, room_id: str) -> VisibleRoom:
@@ -72,9 +86,9 @@ def visible_room(delegation: Delegation, room_id: str) -> VisibleRoom:
     found = _one_room(_BY_ID, delegation, Room.resource.db_value(room_uuid or _ANY))
     if room_uuid is None or found is None:
         raise NotFound(room_id)
-    role, room = found
+    role, room, attendees = found
     # Every answer's ETag covers the attendees, so they are read whoever asks.
-    return VisibleRoom(role, RoomVersion(room, room_attendees(room.id)))
+    return VisibleRoom(role, RoomVersion(room, attendees))
 
 
 def room_by_slug(delegation: Delegation, slug: str) -> RoomView | None:
@@ -87,17 +101,15 @@ def room_by_slug(delegation: Delegation, slug: str) -> RoomView | None:
     return found[1] if found else None
 
 
-def room_attendees(room_id: uuid.UUID) -> List[str]:
-    """The room's members' emails, sorted as answers list them."""
-    rows = _MEMBERS.rows(Room.resource.db_value(room_id), MEMBER)
-    return sorted_attendees(email or "" for (email,) in rows)
-
-
-def _one_room(statement: Prepared, delegation: Delegation, room_key) -> Tuple[str, RoomView] | None:
-    """(the user's role, the room), after the user's standing is checked; None: no such room."""
+def _one_room(statement: Prepared, delegation: Delegation,
+              room_key) -> Tuple[str, RoomView, List[str]] | None:
+    """(the user's role, the room, its attendees), after the user's standing is checked;
+    None: no such room."""
     user = User.id.db_value(delegation.user_id)
     rows = statement.rows(delegation.client_lookup, room_key, user, user)
     require_standing(rows[0] if rows else None, delegation)
-    if rows[0][2] is None:
+    row = rows[0]
+    if row[2] is None:
         return None
-    return rows[0][7], RoomView.from_row(rows[0][2:7])
+    emails = row[8] if isinstance(row[8], list) else json.loads(row[8] or "[]")
+    return row[7], RoomView.from_row(row[2:7]), sorted_attendees(email or "" for email in emails)
