@@ -115,9 +115,11 @@ ORDER BY p.created_at DESC, p.id DESC"""
 # (a 10-room user's list walked all of meet_resource, 33 ms).
 # A scalar subquery, not EXISTS: planners turn EXISTS into a join and may then sort
 # everything; a scalar subquery stays a per-row probe of the (user_id, resource_id) index.
-# The room's creation time, one probe of the project's index on meet_resource (id, created_at)
-# (read from the index alone where the visibility map allows).
-_ROOM_TIME = "(SELECT s.created_at FROM meet_resource s WHERE s.id = x.resource_id)"
+# The room's creation time, one probe of the project's index on meet_resource (id, created_at),
+# read from the index alone (on PostgreSQL where the visibility map allows). SQLite is told the
+# index: without statistics it prefers the primary key's, then reads the table's row as well
+# (`serve` and `init-db` make the index, models/schema.py).
+_ROOM_TIME = "(SELECT s.created_at FROM meet_resource s {time_index} WHERE s.id = x.resource_id)"
 _OWNED = ("(SELECT 1 FROM meet_resource_access x WHERE x.user_id = {user}"
           " AND x.resource_id = w.id) = 1")
 _DIALECTS = {
@@ -125,10 +127,12 @@ _DIALECTS = {
     # plain join, a plan made without statistics hashed the whole of meet_room.
     "postgresql": {"greatest": "GREATEST", "least": "LEAST", "materialized": "MATERIALIZED",
                    "room_join": "LEFT JOIN LATERAL (SELECT * FROM meet_room r0"
-                                " WHERE r0.resource_id = p.id OFFSET 0) r ON true"},
+                                " WHERE r0.resource_id = p.id OFFSET 0) r ON true",
+                   "time_index": ""},
     # SQLite joins by nested loops only, through the primary key's index.
     "sqlite": {"greatest": "MAX", "least": "MIN", "materialized": "",
-               "room_join": "LEFT JOIN meet_room r ON r.resource_id = p.id"},
+               "room_join": "LEFT JOIN meet_room r ON r.resource_id = p.id",
+               "time_index": "INDEXED BY meet_external_resource_id_created"},
 }
 _WAYS = {"nothing": NOTHING, "by_user": BY_USER, "newest": NEWEST, "oldest": OLDEST}
 _rendered: Dict[tuple, str] = {}
@@ -142,7 +146,7 @@ def page_statement() -> str:
         dialect = _DIALECTS["sqlite" if is_sqlite() else "postgresql"]
         marks = {name: (f":{name}" if is_sqlite() else f"%({name})s")
                  for name in ("user", "client", "limit", "offset")}
-        sql = _STATEMENT.format(owned=_OWNED.format(**marks), room_time=_ROOM_TIME,
+        sql = _STATEMENT.format(owned=_OWNED.format(**marks), room_time=_ROOM_TIME.format(**dialect),
                                 active=Application.is_active.column_name, walk_from=WALK_FROM,
                                 give_up=GIVE_UP, **_WAYS, **marks, **dialect)
         _rendered[key] = sql
