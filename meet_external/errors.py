@@ -11,21 +11,7 @@ from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionResponse
 from starlette.exceptions import HTTPException
 
-from models import NotFound
-from models.db import DatabaseUnavailable, TablesMissing
-from models.delegation import DelegationRefused
-from models.idempotency import IdempotencyInProgress, IdempotencyMismatch
-from models.room_changes import (
-    InvalidAttendee,
-    NotDeletableHere,
-    NotRoomManager,
-    PreconditionFailed,
-    RoomStillReferenced,
-    UnknownAttendees,
-)
-from models.room_grants import InvalidGrantee, UnknownGrantee
-from models.rooms import PublicRoomsDisabled, RoomAllocationFailed
-from models.schema import LayoutChanged
+from models.refusals import Refusal
 
 from . import metrics
 
@@ -79,65 +65,23 @@ def field_error(field: str, message: str) -> ApiError:
 
 
 def as_api_error(exc: Exception) -> ApiError:
-    """Map any exception to the ApiError the client sees."""
+    """Map any exception to the ApiError the client sees.
+
+    The data's refusals carry their own answers (models/refusals.py); what is left is the
+    HTTP stack's own exceptions, and failures nobody foresaw (500).
+    """
     if isinstance(exc, ApiError):
         return exc
-    if isinstance(exc, NotFound):
-        return ApiError(404, "Not found.")
-    if isinstance(exc, LayoutChanged):
-        logger.error("database layout changed since start-up: %s", exc)
-        return ApiError(503, "The database's layout changed since this server started (La Suite "
-                             "Meet was migrated): restart meet-external.", headers={"Retry-After": "5"})
-    if isinstance(exc, DelegationRefused):
-        return ApiError(401, exc.message, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
-    if isinstance(exc, TablesMissing):
-        metrics.count_database_error("unavailable")
-        logger.error("database tables missing: %s", exc)
-        return ApiError(503, "Service temporarily unavailable: the database's tables are missing (it was "
-                             "replaced since this server started).", headers={"Retry-After": "5"})
-    if isinstance(exc, DatabaseUnavailable):
-        metrics.count_database_error("unavailable")
-        logger.error("database unavailable: %s", exc)
-        return ApiError(503, "Service temporarily unavailable: the database cannot be reached.",
-                        headers={"Retry-After": "5"})
-    if isinstance(exc, RoomAllocationFailed):
-        # Every insert refused as a duplicate: a full PIN space, or a constraint of the
-        # database's that is not about slugs (each 5xx is logged: docs/operators.md).
-        logger.error("no room stored: every slug or PIN tried was refused as a duplicate")
-        return ApiError(503, "Could not allocate a unique room slug or PIN; try again.",
-                        headers={"Retry-After": "1"})
-    if isinstance(exc, PublicRoomsDisabled):
-        return ApiError(400, "Public rooms are disabled for the external API.")
-    if isinstance(exc, InvalidAttendee):
-        return field_error(f"attendees.{exc.position}", "Must be a valid email.")
-    if isinstance(exc, UnknownAttendees):
-        messages = [f"No user has the email address of item {position}." for position in exc.positions]
-        return ApiError(400, f"attendees: {messages[0]}", errors={"attendees": messages})
-    if isinstance(exc, NotRoomManager):
-        return ApiError(403, exc.message)
-    if isinstance(exc, InvalidGrantee):
-        return field_error("email", "Must be a valid email.")
-    if isinstance(exc, UnknownGrantee):
-        return field_error("email", "No user has this email address.")
-    if isinstance(exc, PreconditionFailed):
-        return ApiError(412, "The room has changed since the version named in If-Match; nothing "
-                             "was changed.")
-    if isinstance(exc, NotDeletableHere):
-        return ApiError(403, "Only rooms created by this application can be deleted by it.")
-    if isinstance(exc, RoomStillReferenced):
-        return ApiError(409, "This room has recordings in La Suite Meet; delete them there first.")
-    if isinstance(exc, IdempotencyMismatch):
-        return ApiError(422, "This Idempotency-Key was used with a different request body.")
-    if isinstance(exc, IdempotencyInProgress):
-        return ApiError(409, "A request with this Idempotency-Key is still in progress; retry later.",
-                        headers={"Retry-After": "1"})
-    if isinstance(exc, ProblemException):
-        # Connexion's own problems (routing, media type): keep the status, not the prose.
-        return ApiError(exc.status, GENERIC_MESSAGES.get(exc.status, "Error."),
-                        headers=dict(exc.headers or {}))
-    if isinstance(exc, HTTPException):
-        return ApiError(exc.status_code, GENERIC_MESSAGES.get(exc.status_code, "Error."),
-                        headers=dict(exc.headers or {}))
+    if isinstance(exc, Refusal):
+        if exc.database_error:
+            metrics.count_database_error(exc.database_error)
+        if exc.logged_as:
+            logger.error("%s: %s", exc.logged_as, exc) if str(exc) else logger.error(exc.logged_as)
+        return ApiError(exc.status, exc.message, headers=exc.headers, errors=exc.field_errors())
+    if isinstance(exc, (ProblemException, HTTPException)):
+        # Connexion's and Starlette's own (routing, media type): keep the status, not the prose.
+        status = exc.status if isinstance(exc, ProblemException) else exc.status_code
+        return ApiError(status, GENERIC_MESSAGES.get(status, "Error."), headers=dict(exc.headers or {}))
     if isinstance(exc, peewee.DataError):
         # A value the database refused (PostgreSQL: NUL in text): request validation refuses
         # such input by field; whatever still gets this far is the client's input, not a 500.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from models import User
 from models.clients import Braked, Client, ClientAuthenticator, ClientRefused
+from models.delegation import InactiveApplication, InactiveUser, UnknownUser
 from models.users import InvalidEmail, validated_email
 
 from . import audit
@@ -57,7 +58,7 @@ def grant_token(request: dict, signer: TokenSigner, config: Config, authenticato
 
 def user_not_found(config: Config) -> TokenDenied:
     """The file's 400 `{"error"}`, or Meet's 404 `{"detail"}` (EXTERNAL_API_USER_NOT_FOUND_STATUS)."""
-    denied = TokenDenied(config.user_not_found_status, "User not found.", "user_not_found")
+    denied = TokenDenied(config.user_not_found_status, UnknownUser.message, "user_not_found")
     if config.user_not_found_status == 404:
         denied.speaks_oauth = False
     return denied
@@ -73,7 +74,7 @@ def _authenticated(authenticator: ClientAuthenticator, client_address: str, requ
         raise TokenDenied(429, "Too many requests.", braked.reason, {"Retry-After": str(braked.retry_after)},
                           client_known=braked.client_known) from None
     except ClientRefused as refused:
-        message = "Application is inactive" if refused.reason == "application_inactive" \
+        message = InactiveApplication.message if refused.reason == "application_inactive" \
             else "Invalid credentials"
         raise TokenDenied(401, message, refused.reason, client_known=refused.client_known) from None
 
@@ -93,5 +94,5 @@ def _delegated_user(client: Client, email: str, config: Config) -> User:
     if user is None:
         raise user_not_found(config)
     if not user.is_active:
-        raise TokenDenied(403, "User account is disabled.", "user_inactive")
+        raise TokenDenied(403, InactiveUser.message, "user_inactive")
     return user

@@ -4,6 +4,7 @@ import peewee
 
 from .db import database
 from .fields import now
+from .refusals import Refusal
 
 
 class MeetTable(peewee.Model):
@@ -38,5 +39,8 @@ class SideTable(peewee.Model):
         legacy_table_names = False
 
 
-class NotFound(Exception):
+class NotFound(Refusal):
     """The object does not exist, or the caller may not know that it does."""
+
+    status = 404
+    message = "Not found."

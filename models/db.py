@@ -20,6 +20,7 @@ import urllib.parse
 import peewee
 
 from .fields import COLUMN_TYPES, dialect
+from .refusals import RETRY_SOON, Refusal
 
 database = peewee.DatabaseProxy()
 
@@ -53,13 +54,23 @@ SQLITE_PRAGMAS = {
 }
 
 
-class DatabaseUnavailable(Exception):
+class DatabaseUnavailable(Refusal):
     """The database cannot be reached; the request can be retried later."""
+
+    status = 503
+    message = "Service temporarily unavailable: the database cannot be reached."
+    headers = RETRY_SOON
+    logged_as = "database unavailable"
+    database_error = "unavailable"
 
 
 class TablesMissing(DatabaseUnavailable):
     """The database answers, but without the tables this process started with: it was dropped
     and re-created (or restored empty) under the running server."""
+
+    message = ("Service temporarily unavailable: the database's tables are missing (it was "
+               "replaced since this server started).")
+    logged_as = "database tables missing"
 
 
 # PostgreSQL's undefined_table and undefined_column; SQLite says it in words.

@@ -13,6 +13,7 @@ import uuid
 
 from .applications import Application, could_be_client_id
 from .prepared import Prepared
+from .refusals import Refusal
 from .users import User
 
 # The kinds of token (docs/operators.md#tokens): only an application token names an
@@ -49,10 +50,11 @@ class Delegation:
         return self.client_id if could_be_client_id(self.client_id) else ""
 
 
-class DelegationRefused(Exception):
+class DelegationRefused(Refusal):
     """The token is genuine, but its user or application may no longer act."""
 
-    message = ""
+    status = 401
+    headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 
 
 class UnknownUser(DelegationRefused):

@@ -12,6 +12,7 @@ from .base import NotFound, SideTable
 from .db import fresh_connection, write_transaction
 from .delegation import Delegation, require_current_standing
 from .fields import TimestampField, now
+from .refusals import Refusal
 from .room_queries import visible_room
 from .rooms import NewRoom, RoomPolicy, RoomVersion, create_room
 
@@ -21,12 +22,19 @@ IN_FLIGHT_LIMIT = datetime.timedelta(seconds=60)
 CLAIM_ATTEMPTS = 5
 
 
-class IdempotencyMismatch(Exception):
+class IdempotencyMismatch(Refusal):
     """The key was used before with another body."""
 
+    status = 422
+    message = "This Idempotency-Key was used with a different request body."
 
-class IdempotencyInProgress(Exception):
+
+class IdempotencyInProgress(Refusal):
     """The first request with this key is still running."""
+
+    status = 409
+    message = "A request with this Idempotency-Key is still in progress; retry later."
+    headers = {"Retry-After": "1"}
 
 
 class IdempotencyRecord(SideTable):

@@ -22,6 +22,7 @@ from .db import database, is_sqlite, list_param, one_of, write_transaction
 from .delegation import Delegation, require_current_standing
 from .fields import now
 from .prepared import Prepared, RowInsert
+from .refusals import FieldRefusal, Refusal
 from .rooms import (
     MANAGERS,
     MEMBER,
@@ -42,38 +43,59 @@ from .users import InvalidEmail, User, email_domain, validated_email
 Precondition = Callable[[str], bool] | None
 
 
-class NotRoomManager(Exception):
+class NotRoomManager(Refusal):
     """The user sees the room but is neither its owner nor an administrator."""
 
+    status = 403
     message = "You do not have permission to update this room."
 
 
-class PreconditionFailed(Exception):
+class PreconditionFailed(Refusal):
     """The room is not in the version an If-Match names; nothing was changed."""
 
+    status = 412
+    message = "The room has changed since the version named in If-Match; nothing was changed."
 
-class NotDeletableHere(Exception):
+
+class NotDeletableHere(Refusal):
     """The room was not created by this application, or the user is not its owner."""
 
+    status = 403
+    message = "Only rooms created by this application can be deleted by it."
 
-class RoomStillReferenced(Exception):
+
+class RoomStillReferenced(Refusal):
     """Meet still references the room (its recordings); nothing was deleted."""
 
+    status = 409
+    message = "This room has recordings in La Suite Meet; delete them there first."
 
-class InvalidAttendee(Exception):
+
+class InvalidAttendee(FieldRefusal):
     """An attendee is not an email address this service accepts."""
+
+    field_message = "Must be a valid email."
 
     def __init__(self, position: int):
         super().__init__(position)
         self.position = position
+        self.field = f"attendees.{position}"
 
 
-class UnknownAttendees(Exception):
+class UnknownAttendees(Refusal):
     """Attendees with no user, by their positions in the list as sent; nothing was changed."""
 
     def __init__(self, positions: Sequence[int]):
         super().__init__(*positions)
         self.positions = tuple(positions)
+
+    def field_errors(self) -> Dict[str, List[str]]:
+        return {"attendees": [f"No user has the email address of item {position}."
+                              for position in self.positions]}
+
+    @property
+    def message(self) -> str:  # type: ignore[override]
+        return f"attendees: {self.field_errors()['attendees'][0]}"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from .db import write_transaction
 from .delegation import Delegation
 from .fields import now
+from .refusals import FieldRefusal
 from .room_changes import (
     NotRoomManager,
     UpdatedRoom,
@@ -28,12 +29,16 @@ class NotAllowedToGrant(NotRoomManager):
     message = "You do not have permission to grant access to this room."
 
 
-class UnknownGrantee(Exception):
+class UnknownGrantee(FieldRefusal):
     """No user has the email a grant names (and none may be provisioned); nothing was changed."""
 
+    field, field_message = "email", "No user has this email address."
 
-class InvalidGrantee(Exception):
+
+class InvalidGrantee(FieldRefusal):
     """A grant's email is not an email address this service accepts."""
+
+    field, field_message = "email", "Must be a valid email."
 
 
 def grant_access(delegation: Delegation, room_id: str, email: str, role: str, policy: RoomPolicy,

@@ -22,6 +22,7 @@ from .base import MeetTable, SideTable
 from .db import database, is_sqlite, write_transaction
 from .fields import JSONField, TimestampField, UnboundedCharField, now
 from .prepared import RowInsert
+from .refusals import Refusal
 from .users import User
 
 OWNER, ADMINISTRATOR, MEMBER = "owner", "administrator", "member"
@@ -34,12 +35,23 @@ SLUG_GROUPS = (3, 4, 3)
 CREATE_ATTEMPTS = 8
 
 
-class RoomAllocationFailed(Exception):
-    """No free slug or PIN was found; nothing was stored."""
+class RoomAllocationFailed(Refusal):
+    """No free slug or PIN was found; nothing was stored.
+
+    Every insert was refused as a duplicate: a full PIN space, or a constraint of the
+    database's that is not about slugs.
+    """
+
+    status = 503
+    message = "Could not allocate a unique room slug or PIN; try again."
+    headers = {"Retry-After": "1"}
+    logged_as = "no room stored: every slug or PIN tried was refused as a duplicate"
 
 
-class PublicRoomsDisabled(Exception):
+class PublicRoomsDisabled(Refusal):
     """A public room was asked for, and EXTERNAL_API_ALLOW_PUBLIC_ACCESS is off."""
+
+    message = "Public rooms are disabled for the external API."
 
 
 @dataclasses.dataclass(frozen=True)

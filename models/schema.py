@@ -23,6 +23,7 @@ from .credentials import VerifiedSecret
 from .db import database, is_sqlite
 from .idempotency import IdempotencyRecord
 from .introspections import IntrospectionAnswer
+from .refusals import RETRY_SOON, Refusal
 from .rooms import Resource, ResourceAccess, Room, RoomCreation
 from .settings import ServerSetting
 from .throttle import TokenFailureWindow
@@ -47,8 +48,14 @@ class SchemaError(Exception):
     """The database cannot be served as it is; the message is one line for the operator."""
 
 
-class LayoutChanged(Exception):
+class LayoutChanged(Refusal):
     """The database's layout is no longer the one this process started with (Meet migrated)."""
+
+    status = 503
+    message = ("The database's layout changed since this server started (La Suite Meet was "
+               "migrated): restart meet-external.")
+    headers = RETRY_SOON
+    logged_as = "database layout changed since start-up"
 
 
 @dataclasses.dataclass(frozen=True)
