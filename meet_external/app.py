@@ -35,6 +35,7 @@ from .config import Config
 from .context import EXTENSION, Services
 from .errors import error_handler
 from .http import BodyLimit, HostHeader, JsonMediaType, VerbatimFile, WholeBody
+from .internals import replace_wsgi_app
 from .oauth_clients import OAuthClientRequests
 from .ops import error_reports, logs, tracing
 from .ops.request_ids import RequestIds
@@ -135,10 +136,7 @@ def create_app(config: Config) -> connexion.FlaskApp:
     # Outside the base path Flask routes the probes; `//healthz` must be a 404 there,
     # not werkzeug's redirect to `/healthz` (set before any rule is added).
     app.app.url_map.merge_slashes = False
-    # Connexion runs Flask in one a2wsgi pool of 10 threads; there is no public setting for
-    # it, and the token endpoint needs a pool of its own (meet_external/threads.py). The
-    # private name holds in the Connexion range of setup.cfg (tests/test_app.py checks).
-    app._middleware_app.asgi_app = HandlerThreads(app.app.wsgi_app, token_paths=(token_path,))
+    replace_wsgi_app(app, HandlerThreads(app.app.wsgi_app, token_paths=(token_path,)))
     # The extension's Mount must come first: the file's, at the base path, would take every
     # path under it, and hand the ones it has no operation for to Flask unauthenticated.
     app.add_api(

@@ -52,15 +52,23 @@ class TrustedProxies:
 
     def __init__(self, app, proxies: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]):
         self.app = app
-        networks = [str(network) for network in proxies]
+        self.networks = tuple(proxies)
         self.uvicorn = None
-        if networks:
-            self.uvicorn = ProxyHeadersMiddleware(self._after_uvicorn, trusted_hosts=networks)
+        if self.networks:
+            self.uvicorn = ProxyHeadersMiddleware(self._after_uvicorn,
+                                                  trusted_hosts=[str(network) for network in self.networks])
+
+    def trusts(self, host: str) -> bool:
+        """Whether the peer is one of TRUSTED_PROXIES' networks (an address, or nothing)."""
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(address in network for network in self.networks)
 
     async def __call__(self, scope, receive, send):
         peer = scope.get("client") if scope["type"] == "http" else None
-        # The same trust test uvicorn's middleware makes, on its own list of networks.
-        if self.uvicorn is None or not peer or peer[0] not in self.uvicorn.trusted_hosts:
+        if self.uvicorn is None or not peer or not self.trusts(peer[0]):
             await self.app(scope, receive, send)
             return
         headers = [(name, value) for name, value in scope["headers"] if name != b"x-forwarded-proto"]

@@ -26,9 +26,9 @@ from typing import Iterator
 
 import uvicorn
 from uvicorn.server import Server
-from uvicorn.supervisors.multiprocess import Multiprocess
 
 from .config import Config, ConfigError
+from .internals import Multiprocess
 from .ops import logs
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"

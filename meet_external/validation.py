@@ -12,7 +12,6 @@ import urllib.parse
 from typing import Any, Dict, Tuple
 
 from connexion.datastructures import MediaTypeDict
-from connexion.json_schema import Draft4RequestValidator
 from connexion.validators import AbstractRequestBodyValidator, ParameterValidator
 from jsonschema import FormatChecker, ValidationError
 
@@ -20,6 +19,7 @@ from models.fields import storable_text
 
 from .errors import INVALID_EMAIL, ApiError, field_error
 from .http import parse_json, read_body, replay
+from .internals import Draft4RequestValidator, body_required, body_schema
 
 _INTEGER = re.compile(r"-?[0-9]+")  # with fullmatch: `$` would also match before a final "\n"
 _validators: Dict[int, Tuple[dict, Draft4RequestValidator]] = {}
@@ -127,8 +127,8 @@ class JSONBodyValidator(AbstractRequestBodyValidator):
 
     async def wrap_receive(self, receive, *, scope):
         raw = await read_body(scope, receive)
-        if raw.strip() or self._required:
-            validate_object(self._schema, self._decode(raw))
+        if raw.strip() or body_required(self):
+            validate_object(body_schema(self), self._decode(raw))
         return replay(raw, receive), scope
 
     def _decode(self, raw: bytes) -> Any:

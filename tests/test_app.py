@@ -7,7 +7,7 @@ from a2wsgi import WSGIMiddleware
 from connexion.exceptions import ResolverError
 
 import meet_external.app
-from meet_external import threads
+from meet_external import internals, threads
 from meet_external.app import create_app, load_spec, spec_operations
 from meet_external.extension import load_extension
 from meet_external.threads import HandlerThreads
@@ -37,11 +37,11 @@ def test_an_operation_without_handler_stops_start_up(base_config, monkeypatch):
 
 
 def test_flask_runs_in_the_apps_own_thread_pools(base_config):
-    """app.py replaces Connexion's private `_middleware_app.asgi_app` (no public setting for
-    a2wsgi's threads): if Connexion renames it, the assignment silently does nothing, and this
-    fails. Token requests run on the token pool's threads, everything else on the other's."""
+    """app.py replaces the WSGI bridge Connexion runs Flask through (meet_external/internals.py):
+    if Connexion renames its private name, the assignment silently does nothing, and this fails.
+    Token requests run on the token pool's threads, everything else on the other's."""
     app = create_app(base_config)
-    pools = app._middleware_app.asgi_app
+    pools = internals.wsgi_app_of(app)
     assert isinstance(pools, HandlerThreads)
     assert (pools.requests.executor._max_workers, pools.tokens.executor._max_workers) == (
         threads.REQUEST_THREADS, threads.TOKEN_THREADS)
