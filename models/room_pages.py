@@ -113,13 +113,13 @@ ORDER BY p.created_at DESC, p.id DESC"""
 # The ways not taken are behind LIMITs of 0, at which PostgreSQL and SQLite stop before reading
 # a row. Not behind WHERE conditions: SQLite tests a condition holding a subquery on every row
 # (a 10-room user's list walked all of meet_resource, 33 ms).
-# A scalar subquery, not EXISTS: planners turn EXISTS into a join and may then sort
-# everything; a scalar subquery stays a per-row probe of the (user_id, resource_id) index.
 # The room's creation time, one probe of the project's index on meet_resource (id, created_at),
 # read from the index alone (on PostgreSQL where the visibility map allows). SQLite is told the
 # index: without statistics it prefers the primary key's, then reads the table's row as well
 # (`serve` and `init-db` make the index, models/schema.py).
 _ROOM_TIME = "(SELECT s.created_at FROM meet_resource s {time_index} WHERE s.id = x.resource_id)"
+# A scalar subquery, not EXISTS: planners turn EXISTS into a join and may then sort
+# everything; a scalar subquery stays a per-row probe of the (user_id, resource_id) index.
 _OWNED = ("(SELECT 1 FROM meet_resource_access x WHERE x.user_id = {user}"
           " AND x.resource_id = w.id) = 1")
 _DIALECTS = {
