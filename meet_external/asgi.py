@@ -20,10 +20,10 @@ def create_demo_asgi_app():
 def _frozen(app):
     """The app, with everything made at start-up out of the garbage collector's sight.
 
-    A full collection walked the ~84,000 objects an app is built of (Connexion's parsed
-    documents, compiled validators, Flask's and Starlette's routing): 16-22 ms with the GIL
-    held, measured idle by `python bench/gc_cost.py`, while every request of the worker
-    waited, longer under load (one of the causes of the p99s in docs/performance.md). Those
+    A full collection walked the tens of thousands of objects an app is built of (Connexion's
+    parsed documents, compiled validators, Flask's and Starlette's routing) with the GIL held
+    (`python bench/gc_cost.py` measures it), while every request of the worker waited: one of
+    the causes of the p99s in docs/performance.md. Those
     objects live as long as the process; `gc.freeze()` keeps collections to what requests
     allocate.
     """

@@ -40,9 +40,8 @@ POSTGRES_CONNECTION_DEFAULTS = {
     # the page walks) and parallel workers (a process start per statement) only slow them.
     # Prepared statements keep their generic plan: each statement is written for one plan
     # (models/room_pages.py names the page's reading itself), and PostgreSQL's default of
-    # re-planning when a custom plan looks cheaper held the 10-room list at 838 req/s, against
-    # 1,477 with generic plans (`python bench/run.py --db postgresql --quick --no-attack` at
-    # c925e63 and a2b9bf5; docs/performance.md).
+    # re-planning when a custom plan looks cheaper held the 10-room list well below its rate
+    # with generic plans (docs/performance.md, `python bench/run.py --db postgresql --quick`).
     "options": ("-c statement_timeout=15000 -c jit=off -c max_parallel_workers_per_gather=0"
                 " -c plan_cache_mode=force_generic_plan"),
 }

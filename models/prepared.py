@@ -1,7 +1,7 @@
 """SQL built once per process from a Peewee query, then run with new parameters.
 
-Building a Peewee query costs about 0.3-0.5 ms of CPU, several times what the
-database takes to run the hot statements: those (the principal check, a page of
+Building a Peewee query costs several times the CPU the database takes to run the hot
+statements (`python bench/micro.py` measures both): those (the principal check, a page of
 rooms, one room, the token lookups) are rendered once and reused. On PostgreSQL,
 psycopg then prepares a statement it has run five times (its `prepare_threshold`),
 so the server parses and plans it once per connection.

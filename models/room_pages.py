@@ -23,8 +23,9 @@ who own a good share of the rooms get their first and last pages in a few dozen 
 
 Each part is written so that its plan does not depend on estimates: the room's time and
 the room's row are fetched by correlated subqueries on primary keys (one index probe each;
-a generic plan built without statistics joined them by hashing all of `meet_resource`,
-37 ms for a 10-room user), and the ways not taken read nothing (their LIMIT is 0).
+a generic plan built without statistics joined them by hashing all of `meet_resource`, even
+for a 10-room user: docs/performance.md), and the ways not taken read nothing (their LIMIT
+is 0).
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ WHERE u.id = {user}
 ORDER BY p.created_at DESC, p.id DESC"""
 # The ways not taken are behind LIMITs of 0, at which PostgreSQL and SQLite stop before reading
 # a row. Not behind WHERE conditions: SQLite tests a condition holding a subquery on every row
-# (a 10-room user's list walked all of meet_resource, 33 ms).
+# (a 10-room user's list walked all of meet_resource).
 # The room's creation time, one probe of the project's index on meet_resource (id, created_at),
 # read from the index alone (on PostgreSQL where the visibility map allows). SQLite is told the
 # index: without statistics it prefers the primary key's, then reads the table's row as well
