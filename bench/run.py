@@ -1194,6 +1194,10 @@ def main(argv: List[str] | None = None) -> int:
         return importlib.import_module(SCENARIOS[name]).main(argv[:at] + argv[at + 2:])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    # Handled above, before these options are parsed; declared for --help.
+    parser.add_argument("--scenario", choices=sorted(SCENARIOS),
+                        help="an opt-in run of its own module, with that module's options"
+                             " (bench/README.md)")
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--duration", type=float, default=10.0,
                         help="seconds per load run (default 10; 1-connection runs take half)")
