@@ -173,8 +173,12 @@ def test_swagger_ui_switches_to_the_extension_document(chromium, server, tmp_pat
     page, dom = rendered_page(chromium, tmp_path / "profile-extension", url)
 
     title, operations = expected_operations(ROOT / "meet_external" / "openapi-extensions.yaml")
-    assert operations == {("PATCH", "/rooms/{id}", "Update a room"),
-                          ("DELETE", "/rooms/{id}", "Delete a room")}
+    assert operations == {("GET", "/rooms", "List rooms, or find one by its slug"),
+                          ("POST", "/rooms", "Create a room"),
+                          ("GET", "/rooms/{id}", "Retrieve a room"),
+                          ("PATCH", "/rooms/{id}", "Update a room"),
+                          ("DELETE", "/rooms/{id}", "Delete a room"),
+                          ("POST", "/rooms/{id}/grant-access", "Give a user a role in a room")}
     assert page.title.strip() == title, dom[-3000:]
     rendered = {(op["method"].strip(), op["path"], op["summary"].strip()) for op in page.operations}
     assert rendered == operations, f"rendered operations: {page.operations}"
