@@ -12,6 +12,7 @@ import contextlib
 import datetime
 import os
 import pathlib
+import re
 import sqlite3
 import subprocess
 import sys
@@ -45,19 +46,23 @@ AFTER = {User: 3, Application: 2, ApplicationDomain: 2, Resource: 4, Room: 4, Re
          RoomCreation: 4, IdempotencyRecord: 1, ServerSetting: 1, TokenFailureWindow: 1}
 
 
-# The minute 0.1's code wrote every row of the fixtures in. Each run moves it to a few minutes
-# ago, so that what has a lifetime (the idempotency record's 24 hours) is as fresh as it was
-# when the fixture was made, whatever the date of the run.
-RECORDED_MINUTE = "2026-12-01 09:55"
+# The minute of a timestamp as 0.1 wrote them: date, hours and minutes, then seconds with microseconds.
+TIMESTAMP_MINUTE = re.compile(r"\b\d{4}-\d{2}-\d{2} \d{2}:\d{2}(?=:\d{2}\.\d+)")
 
 
 def fixture_as_of_now(kind: str, directory: pathlib.Path) -> pathlib.Path:
-    """The 0.1 fixture of that kind, its timestamps moved to five minutes before this run."""
-    minute = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=5)
+    """The 0.1 fixture of that kind, its timestamps moved to five minutes before this run.
+
+    0.1's code wrote every row of the fixtures within one minute; moving that minute to a few
+    minutes ago keeps what has a lifetime (the idempotency record's 24 hours) as fresh as it
+    was when the fixture was made, whatever the date of the run.
+    """
     text = (FIXTURES / f"legacy-0.1.{kind}.sql").read_text()
-    assert RECORDED_MINUTE in text
+    recorded = set(TIMESTAMP_MINUTE.findall(text))
+    assert len(recorded) == 1, recorded
+    minute = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=5)
     moved = directory / f"legacy-0.1.{kind}.sql"
-    moved.write_text(text.replace(RECORDED_MINUTE, minute.strftime("%Y-%m-%d %H:%M")))
+    moved.write_text(TIMESTAMP_MINUTE.sub(minute.strftime("%Y-%m-%d %H:%M"), text))
     return moved
 
 
