@@ -31,8 +31,6 @@ import argparse
 import datetime
 import http.client
 import json
-import os
-import secrets
 import statistics
 import subprocess
 import sys
@@ -195,12 +193,7 @@ def run_database(kind: str, family: str, args, processes) -> dict:
     with harness.Database(kind, args.pg_url, meet_schema) as db:
         out["layout"] = "attached to Meet's schema (core 0022)" if meet_schema else "own"
         out["server_version"] = db.server_version
-        env = {**os.environ, "DATABASE_URL": db.url,
-               "APPLICATION_JWT_SECRET_KEY": secrets.token_urlsafe(48)}
-        done = subprocess.run([*harness.meet_external(), "init-db"], env=env, capture_output=True,
-                              text=True, cwd=tempfile.gettempdir(), timeout=120)
-        if done.returncode != 0:
-            raise harness.BenchError(f"init-db failed: {done.stderr.strip()}")
+        env = harness.init_database(db.url)
         import seed
 
         phases = ["analyzed"] if kind == "sqlite" else (

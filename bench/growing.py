@@ -19,11 +19,8 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
-import secrets
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -66,12 +63,7 @@ def main(argv: List[str] | None = None) -> int:
     }
     try:
         with harness.Database("postgresql", args.pg_url, args.meet_schema) as db:
-            env = {**os.environ, "DATABASE_URL": db.url,
-                   "APPLICATION_JWT_SECRET_KEY": secrets.token_urlsafe(48)}
-            done = subprocess.run([*harness.meet_external(), "init-db"], env=env, capture_output=True,
-                                  text=True, cwd=tempfile.gettempdir(), timeout=120)
-            if done.returncode != 0:
-                raise harness.BenchError(f"init-db failed: {done.stderr.strip()}")
+            env = harness.init_database(db.url)
             import seed
 
             print("[growing] seeding", flush=True)

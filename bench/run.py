@@ -215,6 +215,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def init_database(url: str, secret_key: str | None = None) -> Dict[str, str]:
+    """`meet-external init-db` on the database; the environment a server on it is started with."""
+    env = {**os.environ, "DATABASE_URL": url,
+           "APPLICATION_JWT_SECRET_KEY": secret_key or secrets.token_urlsafe(48)}
+    done = subprocess.run([*meet_external(), "init-db"], env=env, capture_output=True, text=True,
+                          cwd=tempfile.gettempdir(), timeout=120)
+    if done.returncode != 0:
+        raise BenchError(f"init-db failed: {done.stderr.strip()}")
+    return env
+
+
 def meet_external() -> List[str]:
     """The console script next to this interpreter (not a pyenv shim: no extra exec hops)."""
     beside = Path(sys.executable).parent / "meet-external"
@@ -679,12 +690,8 @@ def run_database(kind: str, out: Dict[str, object], args, processes: Processes, 
     with Database(kind, args.pg_url, meet_schema) as db:
         out["layout"] = "attached to Meet's schema (core 0022)" if meet_schema else "own"
         out["server_version"] = db.server_version
-        env = {**os.environ, "DATABASE_URL": db.url, "APPLICATION_JWT_SECRET_KEY": secret_key}
         print(f"[{kind}] creating tables (meet-external init-db)", flush=True)
-        done = subprocess.run([*meet_external(), "init-db"], env=env, capture_output=True, text=True,
-                              cwd=tempfile.gettempdir(), timeout=120)
-        if done.returncode != 0:
-            raise BenchError(f"init-db failed: {done.stderr.strip()}")
+        env = init_database(db.url, secret_key)
         print(f"[{kind}] seeding", flush=True)
         sys.path.insert(0, str(BENCH))
         import seed

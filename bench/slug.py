@@ -19,10 +19,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
-import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -100,12 +97,7 @@ def run_database(kind: str, args, processes) -> dict:
     out: Dict[str, object] = {}
     with harness.Database(kind, args.pg_url, meet_schema) as db:
         out["layout"] = "attached to Meet's schema (core 0022)" if meet_schema else "own"
-        env = {**os.environ, "DATABASE_URL": db.url,
-               "APPLICATION_JWT_SECRET_KEY": secrets.token_urlsafe(48)}
-        done = subprocess.run([*harness.meet_external(), "init-db"], env=env, capture_output=True,
-                              text=True, cwd=tempfile.gettempdir(), timeout=120)
-        if done.returncode != 0:
-            raise harness.BenchError(f"init-db failed: {done.stderr.strip()}")
+        env = harness.init_database(db.url)
         import seed
 
         print(f"[{kind}] seeding", flush=True)

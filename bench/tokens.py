@@ -40,11 +40,7 @@ def run_tokens(kind: str, out: Dict[str, object], args, processes, wrk, secret_k
 
     meet_schema = args.meet_schema if kind == "postgresql" and args.pg_layout == "meet" else None
     with harness.Database(kind, args.pg_url, meet_schema) as db:
-        env = {**harness.os.environ, "DATABASE_URL": db.url, "APPLICATION_JWT_SECRET_KEY": secret_key}
-        done = harness.subprocess.run([*harness.meet_external(), "init-db"], env=env, capture_output=True,
-                                      text=True, cwd=tempfile.gettempdir(), timeout=120)
-        if done.returncode != 0:
-            raise harness.BenchError(f"init-db failed: {done.stderr.strip()}")
+        env = harness.init_database(db.url, secret_key)
         sys.path.insert(0, str(harness.BENCH))
         import seed
 

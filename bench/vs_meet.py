@@ -123,11 +123,7 @@ def run(args) -> int:
             meet_env = meet_backend.environment(work, db.url, jwt_key)
             print("[meet] provisioning through Meet's ORM", flush=True)
             made = meet_backend.provision(work, meet_env, {READER: ROOMS, WRITER: 0})
-            ours_env = {**os.environ, "DATABASE_URL": db.url, "APPLICATION_JWT_SECRET_KEY": jwt_key}
-            done = subprocess.run([*harness.meet_external(), "init-db"], env=ours_env,
-                                  capture_output=True, text=True, cwd=tempfile.gettempdir(), timeout=120)
-            if done.returncode != 0:
-                raise harness.BenchError(f"init-db failed: {done.stderr.strip()}")
+            ours_env = harness.init_database(db.url, jwt_key)
             # What autovacuum would have done on a database Meet has served for a while.
             subprocess.run(["psql", "-q", "-d", db.url, "-c", "VACUUM ANALYZE"], check=True,
                            capture_output=True, timeout=300)
