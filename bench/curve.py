@@ -277,30 +277,15 @@ def main(argv: List[str] | None = None) -> int:
               "started": datetime.datetime.now().isoformat(timespec="seconds"),
               "git": harness.git_state(), "loadavg_start": harness.loadavg(), "databases": {},
               "against": str(args.against) if args.against else None}
-    processes = harness.Processes()
-    failed = False
-    try:
-        for kind in kinds:
-            for family in args.family:
-                name = f"{kind}/{family}"
-                try:
-                    report["databases"][name] = run_database(kind, family, args, processes)
-                except harness.BenchError as exc:
-                    report["databases"][name] = {"error": str(exc)}
-                    print(f"[{name}] failed: {exc}", file=sys.stderr, flush=True)
-                    failed = True
-    finally:
-        processes.stop_all()
-    report["loadavg_end"] = harness.loadavg()
+    names = [f"{kind}/{family}" for kind in kinds for family in args.family]
+    failed = harness.run_each(names, lambda name, processes: run_database(
+        *name.split("/"), args, processes), report)
     report["table_markdown"] = table(report)
     print(report["table_markdown"])
     print(f"\nload average {report['loadavg_start']} -> {report['loadavg_end']};"
           f" code at {report['git']['commit']}"
           f"{' + uncommitted changes' if report['git']['uncommitted_server_files'] else ''}")
-    harness.RESULTS.mkdir(exist_ok=True)
-    path = harness.RESULTS / f"curve-{stamp}.json"
-    path.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    print(f"results: {path.relative_to(harness.ROOT)}")
+    harness.write_results("curve", stamp, report)
     return 1 if failed else 0
 
 

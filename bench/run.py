@@ -215,6 +215,33 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def run_each(names: List[str], run_one, report: dict) -> bool:
+    """`run_one(name, processes)` for each name into report["databases"], every process stopped
+    after; a BenchError is that name's result. True when any failed."""
+    processes = Processes()
+    failed = False
+    try:
+        for name in names:
+            try:
+                report["databases"][name] = run_one(name, processes)
+            except BenchError as exc:
+                report["databases"][name] = {"error": str(exc)}
+                print(f"[{name}] failed: {exc}", file=sys.stderr, flush=True)
+                failed = True
+    finally:
+        processes.stop_all()
+    report["loadavg_end"] = loadavg()
+    return failed
+
+
+def write_results(prefix: str, stamp: str, report: dict) -> None:
+    """The report as bench/results/<prefix>-<stamp>.json, named on standard output."""
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{prefix}-{stamp}.json"
+    path.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    print(f"results: {path.relative_to(ROOT)}")
+
+
 def init_database(url: str, secret_key: str | None = None) -> Dict[str, str]:
     """`meet-external init-db` on the database; the environment a server on it is started with."""
     env = {**os.environ, "DATABASE_URL": url,

@@ -157,26 +157,12 @@ def main(argv: List[str] | None = None) -> int:
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     report = {"command": " ".join(["python bench/slug.py", *(argv if argv is not None else sys.argv[1:])]),
               "git": harness.git_state(), "loadavg_start": harness.loadavg(), "databases": {}}
-    processes = harness.Processes()
-    failed = False
-    try:
-        for kind in kinds:
-            try:
-                report["databases"][kind] = run_database(kind, args, processes)
-            except harness.BenchError as exc:
-                report["databases"][kind] = {"error": str(exc)}
-                print(f"[{kind}] failed: {exc}", file=sys.stderr, flush=True)
-                failed = True
-    finally:
-        processes.stop_all()
-    report["loadavg_end"] = harness.loadavg()
+    failed = harness.run_each(kinds, lambda kind, processes: run_database(kind, args, processes),
+                              report)
     report["table_markdown"] = table(report)
     print(report["table_markdown"])
     print(f"\nload average {report['loadavg_start']} -> {report['loadavg_end']}")
-    harness.RESULTS.mkdir(exist_ok=True)
-    path = harness.RESULTS / f"slug-{stamp}.json"
-    path.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    print(f"results: {path.relative_to(harness.ROOT)}")
+    harness.write_results("slug", stamp, report)
     return 1 if failed else 0
 
 
