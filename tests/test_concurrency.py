@@ -10,6 +10,7 @@ PATCHes, sent at once to two workers end with one of them applied whole.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import json
 import re
 import threading
@@ -134,26 +135,40 @@ def racing_rooms(make_application, make_user, user):
     return make_application(scopes=KNOWN_SCOPES)
 
 
+@dataclasses.dataclass
+class Arena:
+    """A two-worker server, the owner's Authorization header, and rooms of theirs to race on."""
+
+    server: ServerProcess
+    headers: dict
+    rooms: list
+
+
+@pytest.fixture
+def arena(database_url, tmp_path, racing_rooms, user):
+    with ServerProcess(database_url, workers=2) as server:
+        server.start(str(tmp_path / "server.log"))
+        with httpx.Client(base_url=server.url, timeout=TIMEOUT) as http:
+            headers = {"Authorization": f"Bearer {fetch_token(http, racing_rooms, user.email)}"}
+            rooms = [http.post(ROOMS_URL, headers=headers).json()["id"] for _ in range(ROOM_RACES)]
+        yield Arena(server, headers, rooms)
+
+
 def members(room_id: str) -> set:
     with models.database.connection_context():
         return {access.user.email for access in ResourceAccess.select().where(
             (ResourceAccess.resource == room_id) & (ResourceAccess.role == "member"))}
 
 
-def test_a_patch_and_a_delete_of_one_room_end_with_one_of_them_whole(database_url, tmp_path,
-                                                                      racing_rooms, user):
-    with ServerProcess(database_url, workers=2) as server:
-        server.start(str(tmp_path / "server.log"))
-        with httpx.Client(base_url=server.url, timeout=TIMEOUT) as http:
-            headers = {"Authorization": f"Bearer {fetch_token(http, racing_rooms, user.email)}"}
-            rooms = [http.post(ROOMS_URL, headers=headers).json()["id"] for _ in range(ROOM_RACES)]
-        change = {"attendees": ["bob@example.org", "carol@example.org"], "access_level": "restricted"}
-        outcomes = []
-        for room_id in rooms:
-            url = f"{ROOMS_URL}/{room_id}"
-            patched, deleted = race(server, [("PATCH", url, headers, change), ("DELETE", url, headers, None)])
-            outcomes.append((patched.status_code, deleted.status_code))
-        log = server.log()
+def test_a_patch_and_a_delete_of_one_room_end_with_one_of_them_whole(arena):
+    server, headers, rooms = arena.server, arena.headers, arena.rooms
+    change = {"attendees": ["bob@example.org", "carol@example.org"], "access_level": "restricted"}
+    outcomes = []
+    for room_id in rooms:
+        url = f"{ROOMS_URL}/{room_id}"
+        patched, deleted = race(server, [("PATCH", url, headers, change), ("DELETE", url, headers, None)])
+        outcomes.append((patched.status_code, deleted.status_code))
+    log = server.log()
 
     # The delete always wins in the end; the patch came first (200) or found no room (404).
     assert set(outcomes) <= {(200, 204), (404, 204)}, outcomes
@@ -165,20 +180,15 @@ def test_a_patch_and_a_delete_of_one_room_end_with_one_of_them_whole(database_ur
     assert "Traceback" not in log
 
 
-def test_two_patches_of_one_room_leave_one_list_whole(database_url, tmp_path, racing_rooms, user):
+def test_two_patches_of_one_room_leave_one_list_whole(arena):
     lists = (["bob@example.org", "carol@example.org"], ["dave@example.org"])
-    with ServerProcess(database_url, workers=2) as server:
-        server.start(str(tmp_path / "server.log"))
-        with httpx.Client(base_url=server.url, timeout=TIMEOUT) as http:
-            headers = {"Authorization": f"Bearer {fetch_token(http, racing_rooms, user.email)}"}
-            rooms = [http.post(ROOMS_URL, headers=headers).json()["id"] for _ in range(ROOM_RACES)]
-        for room_id in rooms:
-            url = f"{ROOMS_URL}/{room_id}"
-            answers = race(server, [("PATCH", url, headers, {"attendees": wanted}) for wanted in lists])
-            assert [answer.status_code for answer in answers] == [200, 200], [a.text for a in answers]
-            assert members(room_id) in ({*lists[0]}, {*lists[1]})
-        log = server.log()
-    assert "Traceback" not in log
+    for room_id in arena.rooms:
+        url = f"{ROOMS_URL}/{room_id}"
+        answers = race(arena.server, [("PATCH", url, arena.headers, {"attendees": wanted})
+                                      for wanted in lists])
+        assert [answer.status_code for answer in answers] == [200, 200], [a.text for a in answers]
+        assert members(room_id) in ({*lists[0]}, {*lists[1]})
+    assert "Traceback" not in arena.server.log()
 
 
 def roles_in(room_id: str) -> dict:
@@ -187,22 +197,15 @@ def roles_in(room_id: str) -> dict:
             ResourceAccess.resource == room_id)}
 
 
-def test_a_grant_and_a_patch_of_one_room_each_apply_whole_in_either_order(database_url, tmp_path,
-                                                                          racing_rooms, user):
+def test_a_grant_and_a_patch_of_one_room_each_apply_whole_in_either_order(arena, user):
     """dave named by both: whichever runs second sees the first's rows (the room's row lock), so
     dave ends an administrator and bob a member, never a lost access or a duplicate (a 500)."""
-    with ServerProcess(database_url, workers=2) as server:
-        server.start(str(tmp_path / "server.log"))
-        with httpx.Client(base_url=server.url, timeout=TIMEOUT) as http:
-            headers = {"Authorization": f"Bearer {fetch_token(http, racing_rooms, user.email)}"}
-            rooms = [http.post(ROOMS_URL, headers=headers).json()["id"] for _ in range(ROOM_RACES)]
-        for room_id in rooms:
-            url = f"{ROOMS_URL}/{room_id}"
-            granted, patched = race(server, [
-                ("POST", f"{url}/grant-access/", headers, {"email": "dave@example.org"}),
-                ("PATCH", url, headers, {"attendees": ["bob@example.org", "dave@example.org"]})])
-            assert (granted.status_code, patched.status_code) == (200, 200), (granted.text, patched.text)
-            assert roles_in(room_id) == {user.email: "owner", "dave@example.org": "administrator",
-                                         "bob@example.org": "member"}
-        log = server.log()
-    assert "Traceback" not in log
+    for room_id in arena.rooms:
+        url = f"{ROOMS_URL}/{room_id}"
+        granted, patched = race(arena.server, [
+            ("POST", f"{url}/grant-access/", arena.headers, {"email": "dave@example.org"}),
+            ("PATCH", url, arena.headers, {"attendees": ["bob@example.org", "dave@example.org"]})])
+        assert (granted.status_code, patched.status_code) == (200, 200), (granted.text, patched.text)
+        assert roles_in(room_id) == {user.email: "owner", "dave@example.org": "administrator",
+                                     "bob@example.org": "member"}
+    assert "Traceback" not in arena.server.log()
