@@ -75,8 +75,10 @@ def as_api_error(exc: Exception) -> ApiError:
     if isinstance(exc, Refusal):
         if exc.database_error:
             metrics.count_database_error(exc.database_error)
-        if exc.logged_as:
-            logger.error("%s: %s", exc.logged_as, exc) if str(exc) else logger.error(exc.logged_as)
+        if exc.logged_as and str(exc):
+            logger.error(exc.logged_as + ": %s", exc)
+        elif exc.logged_as:
+            logger.error(exc.logged_as)
         return ApiError(exc.status, exc.message, headers=exc.headers, errors=exc.field_errors())
     if isinstance(exc, (ProblemException, HTTPException)):
         # Connexion's and Starlette's own (routing, media type): keep the status, not the prose.
