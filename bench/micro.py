@@ -280,7 +280,7 @@ def ops_costs(results: dict, n: int, clock, base: str, auth: dict) -> None:
     is counted in this process's CPU time. Tracing last: its statement hook stays on the database."""
     import asyncio
 
-    from meet_external.app import create_app, load_spec, operation_names
+    from meet_external.app import create_app, load_spec, route_table
     from meet_external.config import Config
     from meet_external.extension import load_extension
     from meet_external.ops.request_ids import RequestIds
@@ -294,7 +294,7 @@ def ops_costs(results: dict, n: int, clock, base: str, auth: dict) -> None:
     async def nothing(message):
         pass
 
-    middleware = RequestIds(empty, names=operation_names((load_spec()[1], load_extension()[1]), base))
+    middleware = RequestIds(empty, routes=route_table(load_spec()[1], load_extension()[1]))
     scope = {"type": "http", "method": "GET", "path": f"{base}/rooms", "client": ("127.0.0.1", 1),
              "headers": [(b"x-request-id", b"bench-1")]}
     loop = asyncio.new_event_loop()

@@ -39,8 +39,9 @@ from .internals import replace_wsgi_app
 from .oauth_clients import OAuthClientRequests
 from .ops import error_reports, logs, tracing
 from .ops.request_ids import RequestIds
-from .paths import Routes, SpecPaths
+from .paths import SpecPaths
 from .proxies import TrustedProxies
+from .routes import RouteTable
 from .threads import HandlerThreads
 from .validation import VALIDATOR_MAP
 
@@ -104,14 +105,6 @@ def operation_resolver(*specs: dict) -> Resolver:
     return Resolver(function_resolver=lambda operation_id: with_database(OPERATIONS[operation_id]))
 
 
-def methods_by_path(spec: dict) -> Dict[str, list]:
-    """The methods of each path that has operations (what `spec_operations` walks)."""
-    methods: Dict[str, list] = {}
-    for path, method, _ in spec_operations(spec):
-        methods.setdefault(path, []).append(method)
-    return methods
-
-
 def create_app(config: Config) -> connexion.FlaskApp:
     """A ready Connexion app bound to the configured database."""
     raw_spec, spec = load_spec()
@@ -165,8 +158,7 @@ def create_app(config: Config) -> connexion.FlaskApp:
         base_path=base_path,
     )
     probes.add_probes(app, layout)
-    routes = Routes(base_path, methods_by_path(spec), extensions=methods_by_path(extension_spec),
-                    extension_prefix=extension.PREFIX)
+    routes = route_table(spec, extension_spec)
     handle_exception = error_handler(
         routes.allowed_methods, token_paths=(token_path, token_path.rstrip("/"))
     )
@@ -194,30 +186,31 @@ def create_app(config: Config) -> connexion.FlaskApp:
         app.add_middleware(VerbatimFile, MiddlewarePosition.BEFORE_SWAGGER,
                            path=f"{base_path}{extension.PREFIX}/openapi.{suffix}", content=content,
                            media_type=media_type)
-    names = operation_names((spec, extension_spec), base_path)
     # Added first, outermost: every answer carries the request's id, the last-resort 500 too.
-    app.add_middleware(RequestIds, MiddlewarePosition.BEFORE_EXCEPTION, names=names,
+    app.add_middleware(RequestIds, MiddlewarePosition.BEFORE_EXCEPTION, routes=routes,
                        access_log=config.ops.access_log,
                        request_span=traces.request_span if traces else None)
     if config.metrics_enabled:
-        _add_metrics(app, config, names)
+        _add_metrics(app, config, routes)
     return app
 
 
-def operation_names(specs: tuple, base_path: str) -> metrics.OperationNames:
-    """What names a request in the metrics and the logs: operationId, route name, docs, other."""
-    return metrics.OperationNames(
-        base_path,
-        [(path, method, operation["operationId"]) for path, method, operation in spec_operations(*specs)],
-        routes={**probes.ROUTES, METRICS_PATH: "metrics"},
-    )
+def route_table(spec: dict, extension_spec: dict) -> RouteTable:
+    """Where each request goes and what names it: the documents' operations, the probes, /metrics."""
+
+    def operations(document: dict) -> list:
+        return [(path, method, operation["operationId"])
+                for path, method, operation in spec_operations(document)]
+
+    return RouteTable(base_path_of(spec), operations(spec), extensions=operations(extension_spec),
+                      extension_prefix=extension.PREFIX, routes={**probes.ROUTES, METRICS_PATH: "metrics"})
 
 
-def _add_metrics(app: connexion.FlaskApp, config: Config, names: metrics.OperationNames) -> None:
+def _add_metrics(app: connexion.FlaskApp, config: Config, routes: RouteTable) -> None:
     instruments = metrics.enable(config.metrics_dir)
     # Outermost but for Starlette's last-resort 500: answers of the error handler are counted.
     app.add_middleware(metrics.RequestMetrics, MiddlewarePosition.BEFORE_EXCEPTION,
-                       instruments=instruments, names=names)
+                       instruments=instruments, routes=routes)
 
     def scrape():
         body, media_type = instruments.render()

@@ -6,8 +6,9 @@ makes and empties: meet_external/serving.py), and a scrape, whichever worker ans
 up the files of all of them.
 
 Every label value comes from a fixed set: operation ids of the API files and a few route
-names (never a raw path, which would carry room ids), status codes, denial reasons of the
-token endpoint, error kinds. So no secret, token, email or client_id can reach a label.
+names, as the route table names requests (meet_external/routes.py; never a raw path, which
+would carry room ids), status codes, denial reasons of the token endpoint, error kinds. So no
+secret, token, email or client_id can reach a label.
 
 Per request the cost is two clock reads, one counter and one histogram update on label
 children kept in dicts (prometheus-client's `labels()` takes a lock and builds a key each call).
@@ -17,10 +18,9 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Dict, Iterable, Tuple
+from typing import Dict, Tuple
 
-# The file's path templates as patterns, as the path aliases match them.
-from .path_templates import template_pattern
+from .routes import RouteTable
 
 # Seconds; the list answers in a few milliseconds, a token in well under 100 ms.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -111,61 +111,19 @@ def count_database_error(kind: str) -> None:
         instruments.database_errors.labels(kind).inc()
 
 
-class OperationNames:
-    """Names a request by the operation it reaches: `operationId`, a route name, or `other`."""
-
-    def __init__(self, base_path: str, operations: Iterable[Tuple[str, str, str]],
-                 routes: Dict[str, str]):
-        self.base_path = base_path.rstrip("/")
-        self.exact: Dict[Tuple[str, str], str] = {}
-        self.templates = []
-        # Each name's path template, for the access log (meet_external/ops/logs.py).
-        self.paths: Dict[str, str] = {name: path for path, name in routes.items()}
-        for path, method, operation_id in operations:
-            self.paths[operation_id] = self.base_path + path
-            full = (self.base_path + path).rstrip("/")
-            if "{" in full:
-                self.templates.append((template_pattern(full), method.upper(), operation_id))
-            else:
-                self.exact[(method.upper(), full)] = operation_id
-        self.routes = routes
-
-    def name(self, method: str, path: str) -> str:
-        method = "GET" if method == "HEAD" else method
-        trimmed = path.rstrip("/") or "/"
-        found = self.exact.get((method, trimmed)) or self.routes.get(path)
-        if found:
-            return found
-        for pattern, template_method, operation_id in self.templates:
-            if template_method == method and pattern.match(trimmed):
-                return operation_id
-        if path.startswith(self.base_path + "/"):
-            return "docs" if _is_document(path[len(self.base_path):]) else OTHER
-        return OTHER
-
-    def template(self, name: str) -> str | None:
-        """The path template of an operation or route name; None for `docs` and `other`."""
-        return self.paths.get(name)
-
-
-def _is_document(path: str) -> bool:
-    return path.startswith("/ui") or path.startswith("/extensions/") or path in (
-        "/openapi.json", "/openapi.yaml")
-
-
 class RequestMetrics:
     """ASGI middleware, outside the error handling: every answer is counted, errors included."""
 
-    def __init__(self, app, instruments: Instruments, names: OperationNames):
+    def __init__(self, app, instruments: Instruments, routes: RouteTable):
         self.app = app
         self.instruments = instruments
-        self.names = names
+        self.routes = routes
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        operation = self.names.name(scope["method"], scope["path"])
+        operation = self.routes.name(scope["method"], scope["path"])
         started = time.perf_counter()
         status = 500  # an exception that escapes becomes a 500 further out
 

@@ -1,6 +1,7 @@
-"""Metrics (meet_external/metrics.py): off by default; counts by operation and status, latency,
-tokens, rooms and database errors; the sum over workers of a real `serve --workers 2`; never a
-secret, token, email or client_id. On the run's database (SQLite, or PostgreSQL)."""
+"""Metrics (meet_external/metrics.py): off by default; counts by operation (as the route table
+names it: meet_external/routes.py) and status, latency, tokens, rooms and database errors; the
+sum over workers of a real `serve --workers 2`; never a secret, token, email or client_id. On
+the run's database (SQLite, or PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -72,18 +73,19 @@ def test_requests_by_operation_and_status(metrics_client, credentials, user):
     assert metrics_client.delete(ROOMS_URL, headers=auth).status_code == 405
     assert metrics_client.get(f"{API}/openapi.json").status_code == 200
     assert metrics_client.get("/no/such/path").status_code == 404
+    assert metrics_client.get(f"{ROOMS_URL}//", headers=auth).status_code == 404  # reaches no operation
     assert metrics_client.get("/__heartbeat__").status_code == 200
     after = scrape(metrics_client)
     assert requests_by(grew(before, after)) == {
         ("generateToken", "200"): 1, ("generateToken", "401"): 1, ("createRoom", "201"): 2,
         ("listRooms", "200"): 1, ("retrieveRoom", "200"): 1, ("retrieveRoom", "401"): 1,
-        ("retrieveRoom", "404"): 1, ("other", "405"): 1, ("docs", "200"): 1, ("other", "404"): 1,
+        ("retrieveRoom", "404"): 1, ("other", "405"): 1, ("docs", "200"): 1, ("other", "404"): 2,
         ("heartbeat", "200"): 1, ("metrics", "200"): 1,  # the first scrape
     }
     latency = {dict(labels)["operation"]: value for (name, labels), value in grew(before, after).items()
                if name == LATENCY_COUNT}
     assert latency == {"generateToken": 2, "createRoom": 2, "listRooms": 1, "retrieveRoom": 3,
-                       "other": 2, "docs": 1, "heartbeat": 1, "metrics": 1}
+                       "other": 3, "docs": 1, "heartbeat": 1, "metrics": 1}
     change = grew(before, after)
     assert change[("meet_external_tokens_issued_total", ())] == 1
     assert change[("meet_external_tokens_denied_total", (("reason", "invalid_credentials"),))] == 1

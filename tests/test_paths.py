@@ -3,7 +3,7 @@ document, or a JSON 404, never a redirect (docs/api-users.md)."""
 
 import pytest
 
-from meet_external.paths import Routes
+from meet_external.routes import RouteTable
 
 from .conftest import API, ROOMS_URL, TOKEN_URL
 
@@ -52,8 +52,9 @@ def test_documents_are_served(client):
 
 
 def test_served_path_is_the_files_spelling():
-    routes = Routes(API, {"/application/token/": ["post"], "/rooms": ["get", "post"],
-                          "/rooms/{id}": ["get"]})
+    routes = RouteTable(API, [("/application/token/", "post", "generateToken"),
+                              ("/rooms", "get", "listRooms"), ("/rooms", "post", "createRoom"),
+                              ("/rooms/{id}", "get", "retrieveRoom")])
     assert routes.served_path(f"{API}/application/token") == f"{API}/application/token/"
     assert routes.served_path(f"{API}/rooms/") == f"{API}/rooms"
     assert routes.served_path(f"{API}/rooms/abc/") == f"{API}/rooms/abc"
@@ -62,8 +63,10 @@ def test_served_path_is_the_files_spelling():
 
 
 def test_the_extensions_operations_are_routed_under_its_prefix():
-    routes = Routes(API, {"/rooms/{id}": ["get"]}, extensions={"/rooms/{id}": ["patch", "delete"]},
-                    extension_prefix="/extensions")
+    routes = RouteTable(API, [("/rooms/{id}", "get", "retrieveRoom")],
+                        extensions=[("/rooms/{id}", "patch", "updateRoom"),
+                                    ("/rooms/{id}", "delete", "deleteRoom")],
+                        extension_prefix="/extensions")
     assert routes.served_path(f"{API}/rooms/abc", "GET") == f"{API}/rooms/abc"
     assert routes.served_path(f"{API}/rooms/abc/", "PATCH") == f"{API}/extensions/rooms/abc"
     assert routes.served_path(f"{API}/rooms/abc", "DELETE") == f"{API}/extensions/rooms/abc"

@@ -10,6 +10,7 @@ import pytest
 
 from meet_external.ops import request_ids
 from meet_external.ops.request_ids import RequestIds
+from meet_external.routes import RouteTable
 
 from .support.constants import API, ROOMS_URL, TOKEN_URL
 
@@ -53,12 +54,7 @@ def test_no_request_no_id():
     assert request_ids.current_id() is None
 
 
-class Names:
-    def name(self, method, path):
-        return "other"
-
-    def template(self, name):
-        return None
+ROUTES = RouteTable(API, [])  # no operation: every request is `other`
 
 
 def call(app, headers=()) -> list:
@@ -72,7 +68,7 @@ def call(app, headers=()) -> list:
         sent.append(message)
 
     scope = {"type": "http", "method": "GET", "path": "/x", "headers": list(headers)}
-    asyncio.run(RequestIds(app, names=Names())(scope, receive, send))
+    asyncio.run(RequestIds(app, routes=ROUTES)(scope, receive, send))
     return sent
 
 

@@ -22,7 +22,7 @@ import time
 import uuid
 from typing import Callable
 
-from ..metrics import OperationNames
+from ..routes import RouteTable
 from . import logs
 
 HEADER = b"x-request-id"
@@ -36,21 +36,21 @@ _current: contextvars.ContextVar[Request | None] = contextvars.ContextVar(
 class Request:
     """The request being served: its id, and the operation it reaches (named when first asked)."""
 
-    __slots__ = ("id", "method", "client", "_path", "_names", "_named")
+    __slots__ = ("id", "method", "client", "_path", "_routes", "_named")
 
-    def __init__(self, request_id: str, method: str, path: str, names: OperationNames,
+    def __init__(self, request_id: str, method: str, path: str, routes: RouteTable,
                  client: tuple | None = None):
         self.id = request_id
         self.method = method
         self.client = client  # the peer, until a trusted proxy's header names the client
         self._path = path  # the raw path: never logged, only matched against the templates
-        self._names = names
+        self._routes = routes
         self._named: tuple | None = None
 
     def _name(self) -> tuple:
         if self._named is None:
-            operation = self._names.name(self.method, self._path)
-            self._named = (operation, self._names.template(operation))
+            operation = self._routes.name(self.method, self._path)
+            self._named = (operation, self._routes.template(operation))
         return self._named
 
     @property
@@ -95,10 +95,10 @@ def incoming_id(headers) -> str:
 class RequestIds:
     """ASGI middleware: the request's id in its context and in its answer; one access line."""
 
-    def __init__(self, app, names: OperationNames, access_log: bool = False,
+    def __init__(self, app, routes: RouteTable, access_log: bool = False,
                  request_span: Callable | None = None):
         self.app = app
-        self.names = names
+        self.routes = routes
         self.access_log = access_log
         self.request_span = request_span  # tracing's, when traces are on (meet_external/ops/tracing.py)
 
@@ -106,7 +106,7 @@ class RequestIds:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request = Request(incoming_id(scope["headers"]), scope["method"], scope["path"], self.names,
+        request = Request(incoming_id(scope["headers"]), scope["method"], scope["path"], self.routes,
                           scope.get("client"))
         token = _current.set(request)
         header = (HEADER, request.id.encode("latin-1"))
