@@ -1,8 +1,14 @@
 """Which paths are served (meet_external/paths.py): a spec path under either slash spelling, a
-document, or a JSON 404, never a redirect (docs/api-users.md)."""
+document, or a JSON 404, never a redirect (docs/api-users.md); and the route table those answers
+and the names of the metrics and the logs both come from (meet_external/routes.py)."""
+
+import re
 
 import pytest
+from connexion.middleware import MiddlewarePosition
 
+from meet_external.app import create_app, load_spec, route_table, spec_operations
+from meet_external.extension import load_extension
 from meet_external.routes import RouteTable
 
 from .conftest import API, ROOMS_URL, TOKEN_URL
@@ -73,3 +79,74 @@ def test_the_extensions_operations_are_routed_under_its_prefix():
     assert routes.served_path(f"{API}/extensions/rooms/abc", "PATCH") is None
     assert routes.served_path(f"{API}/extensions/openapi.json") == f"{API}/extensions/openapi.json"
     assert routes.allowed_methods(f"{API}/rooms/abc/") == ("DELETE", "GET", "HEAD", "PATCH")
+
+
+def test_a_request_is_named_by_what_its_path_reaches():
+    routes = RouteTable(API, [("/rooms", "get", "listRooms"), ("/rooms/{id}", "get", "retrieveRoom")],
+                        extensions=[("/rooms/{id}", "patch", "updateRoom")], extension_prefix="/extensions",
+                        routes={"/healthz": "healthz"})
+    assert [routes.name(method, path) for method, path in [
+        ("GET", f"{API}/rooms/"), ("HEAD", f"{API}/rooms"), ("PATCH", f"{API}/rooms/abc/"),
+        ("POST", "/healthz"), ("GET", f"{API}/ui/index.html"), ("DELETE", f"{API}/openapi.json"),
+    ]] == ["listRooms", "listRooms", "updateRoom", "healthz", "docs", "docs"]
+    # No operation: another method, another path, or a path the path rule answers with a 404.
+    assert {routes.name(method, path) for method, path in [
+        ("DELETE", f"{API}/rooms"), ("OPTIONS", f"{API}/rooms"), ("GET", "/healthz/"), ("GET", "/nowhere"),
+        ("GET", f"{API}/rooms//"), ("GET", f"{API}//rooms"), ("GET", f"{API}/rooms/a\nb"),
+        ("GET", f"{API}/ui/a/b"), ("PATCH", f"{API}/extensions/rooms/abc"), ("GET", API),
+    ]} == {"other"}
+    assert [routes.template(name) for name in ("retrieveRoom", "updateRoom", "healthz", "docs", "other")] == [
+        f"{API}/rooms/{{id}}", f"{API}/rooms/{{id}}", "/healthz", None, None]
+
+
+def app_routes():
+    _, spec = load_spec()
+    _, extension_spec = load_extension()
+    return route_table(spec, extension_spec), spec, extension_spec
+
+
+def example(template: str) -> str:
+    """A path of a template, its parameters filled in."""
+    return re.sub(r"\{[^}/]+\}", "7c9e6679-7425-40de-944b-e07fc1f90ae7", template)
+
+
+def spellings(path: str) -> tuple:
+    return path, path[:-1] if path.endswith("/") else path + "/"
+
+
+def test_every_operations_path_reaches_the_operation_it_names():
+    """Under either spelling, an operation's path is served where its document is mounted, and
+    named by its operationId (the extension's mount takes the operations both documents have)."""
+    routes, spec, extension_spec = app_routes()
+    in_extension = {(path, method) for path, method, _ in spec_operations(extension_spec)}
+    for path, method, operation in spec_operations(spec, extension_spec):
+        mount = routes.extension_base if (path, method) in in_extension else routes.base_path
+        for spelling in spellings(example(API + path)):
+            for verb in ("GET", "HEAD") if method == "get" else (method.upper(),):
+                assert routes.served_path(spelling, verb) == example(mount + path), (verb, spelling)
+                assert routes.name(verb, spelling) == operation["operationId"], (verb, spelling)
+        assert routes.template(operation["operationId"]) == API + path
+
+
+def test_connexion_routes_every_operations_path_to_the_operation_the_table_names(base_config):
+    """Connexion's own routing result, read after its router, agrees with the table's name."""
+    routes, spec, extension_spec = app_routes()
+    reached = []
+
+    class Routed:
+        def __init__(self, app):
+            self.app = app
+
+        async def __call__(self, scope, receive, send):
+            if scope["type"] == "http":
+                reached.append(scope.get("extensions", {}).get("connexion_routing", {}).get("operation_id"))
+            await self.app(scope, receive, send)
+
+    app = create_app(base_config)
+    app.add_middleware(Routed, MiddlewarePosition.BEFORE_SECURITY)
+    with app.test_client() as client:
+        for path, method, _ in spec_operations(spec, extension_spec):
+            for spelling in spellings(example(API + path)):
+                reached.clear()
+                client.request(method.upper(), spelling, json={})
+                assert reached == [routes.name(method.upper(), spelling)], (method, spelling)
