@@ -7,7 +7,7 @@ import importlib.resources
 import json
 import pathlib
 import urllib.parse
-from typing import Callable, Dict, Iterator, Tuple
+from typing import Callable, Dict, Iterator, NamedTuple, Tuple
 
 import connexion
 import flask
@@ -105,21 +105,56 @@ def operation_resolver(*specs: dict) -> Resolver:
     return Resolver(function_resolver=lambda operation_id: with_database(OPERATIONS[operation_id]))
 
 
+class Documents(NamedTuple):
+    """The two documents the app serves, and the paths read from them."""
+
+    raw_spec: bytes
+    spec: dict
+    extension_spec: dict
+    base_path: str
+    token_path: str
+
+    @classmethod
+    def load(cls) -> Documents:
+        raw_spec, spec = load_spec()
+        _, extension_spec = extension.load_extension()
+        base_path = base_path_of(spec)
+        return cls(raw_spec, spec, extension_spec, base_path, f"{base_path}/application/token/")
+
+
 def create_app(config: Config) -> connexion.FlaskApp:
     """A ready Connexion app bound to the configured database."""
-    raw_spec, spec = load_spec()
-    _, extension_spec = extension.load_extension()
-    resolver = operation_resolver(spec, extension_spec)
-    base_path = base_path_of(spec)
-    token_path = f"{base_path}/application/token/"
+    documents = Documents.load()
+    resolver = operation_resolver(documents.spec, documents.extension_spec)
     signer = TokenSigner(config)
     layout = models.open_database(config.database_url)
     require_servable(layout)
+    traces = _start_observability(config)
+    app = _connexion_app(config, signer, documents.token_path)
+    _add_apis(app, documents, resolver)
+    app.app.extensions[EXTENSION] = _services(config, signer, documents.base_path)
+    probes.add_probes(app, layout)
+    routes = route_table(documents.spec, documents.extension_spec)
+    _add_error_handler(app, routes, documents.token_path)
+    _add_request_rules(app, config, documents, routes)
+    # Added first, outermost: every answer carries the request's id, the last-resort 500 too.
+    app.add_middleware(RequestIds, MiddlewarePosition.BEFORE_EXCEPTION, routes=routes,
+                       access_log=config.ops.access_log,
+                       request_span=traces.request_span if traces else None)
+    if config.metrics_enabled:
+        _add_metrics(app, config, routes)
+    return app
+
+
+def _start_observability(config: Config) -> tracing.Tracing | None:
+    """The log stream, the audit log, error reports and traces, before the first request."""
     logs.configure(config.ops.log_format)
     audit.configure()
     error_reports.enable(config.ops)
-    traces = tracing.enable(config.ops, database.obj)
+    return tracing.enable(config.ops, database.obj)
 
+
+def _connexion_app(config: Config, signer: TokenSigner, token_path: str) -> connexion.FlaskApp:
     app = connexion.FlaskApp(
         __name__,
         security_map={"bearer": bearer_handler_class(Callers(config, signer))},
@@ -130,6 +165,12 @@ def create_app(config: Config) -> connexion.FlaskApp:
     # not werkzeug's redirect to `/healthz` (set before any rule is added).
     app.app.url_map.merge_slashes = False
     replace_wsgi_app(app, HandlerThreads(app.app.wsgi_app, token_paths=(token_path,)))
+    return app
+
+
+def _add_apis(app: connexion.FlaskApp, documents: Documents, resolver: Resolver) -> None:
+    """The extension document, then the file, with the Swagger UI offering both."""
+    base_path = documents.base_path
     # The extension's Mount must come first: the file's, at the base path, would take every
     # path under it, and hand the ones it has no operation for to Flask unauthenticated.
     app.add_api(
@@ -150,20 +191,31 @@ def create_app(config: Config) -> connexion.FlaskApp:
             ]},
         ),
     )
-    app.app.extensions[EXTENSION] = Services(
+
+
+def _services(config: Config, signer: TokenSigner, base_path: str) -> Services:
+    """What handlers reach through meet_external/context.py, made once per app."""
+    return Services(
         config=config, signer=signer, room_policy=RoomPolicy.from_config(config),
         authenticator=ClientAuthenticator(
             FailureBrake(config.token_rate_limit.attempts, config.token_rate_limit.window_seconds),
             SecretCache.from_signing_key(config.jwt_secret_key)),
         base_path=base_path,
     )
-    probes.add_probes(app, layout)
-    routes = route_table(spec, extension_spec)
+
+
+def _add_error_handler(app: connexion.FlaskApp, routes: RouteTable, token_path: str) -> None:
     handle_exception = error_handler(
         routes.allowed_methods, token_paths=(token_path, token_path.rstrip("/"))
     )
     for exception_class in (Exception, HTTPException, ProblemException):
         app.add_error_handler(exception_class, handle_exception)
+
+
+def _add_request_rules(app: connexion.FlaskApp, config: Config, documents: Documents,
+                       routes: RouteTable) -> None:
+    """The middleware between the client and Connexion's routing, in the order it runs."""
+    base_path, token_path = documents.base_path, documents.token_path
     # Added in this order, they run in this order: the Host, proxies, the body's size, then the
     # whole body is read, then its media type, then paths.
     app.add_middleware(HostHeader, MiddlewarePosition.BEFORE_SWAGGER)
@@ -177,7 +229,7 @@ def create_app(config: Config) -> connexion.FlaskApp:
     # Connexion serves openapi.json and .yaml re-rendered with $refs inlined; the
     # .yaml is replaced by the file itself, byte for byte.
     app.add_middleware(VerbatimFile, MiddlewarePosition.BEFORE_SWAGGER,
-                       path=f"{base_path}/openapi.yaml", content=raw_spec,
+                       path=f"{base_path}/openapi.yaml", content=documents.raw_spec,
                        media_type="application/yaml")
     # The extension document as served says what this server's settings accept.
     served_extension = extension.ServedDocument.for_settings(config.allow_public_access)
@@ -186,13 +238,6 @@ def create_app(config: Config) -> connexion.FlaskApp:
         app.add_middleware(VerbatimFile, MiddlewarePosition.BEFORE_SWAGGER,
                            path=f"{base_path}{extension.PREFIX}/openapi.{suffix}", content=content,
                            media_type=media_type)
-    # Added first, outermost: every answer carries the request's id, the last-resort 500 too.
-    app.add_middleware(RequestIds, MiddlewarePosition.BEFORE_EXCEPTION, routes=routes,
-                       access_log=config.ops.access_log,
-                       request_span=traces.request_span if traces else None)
-    if config.metrics_enabled:
-        _add_metrics(app, config, routes)
-    return app
 
 
 def route_table(spec: dict, extension_spec: dict) -> RouteTable:
