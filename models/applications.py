@@ -12,7 +12,7 @@ import peewee
 
 from .base import MeetTable
 from .credentials import make_secret_hash
-from .db import database, is_sqlite, write_transaction
+from .db import database, dialect, write_transaction
 from .fields import ScopesField, TimestampField, now, storable_text
 from .prepared import Prepared
 
@@ -151,7 +151,7 @@ class Application(MeetTable):
         each keep the other's scope, and the scopes only Meet knows stay as they are."""
         with write_transaction():
             query = Application.select(Application.scopes).where(Application.id == self.id)
-            row = (query if is_sqlite() else query.for_update()).get_or_none()
+            row = dialect().for_update(query).get_or_none()
             if row is None:
                 raise UnknownApplication(self.client_id)
             held = list(row.scopes or [])

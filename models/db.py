@@ -1,4 +1,4 @@
-"""The database handle: one proxy, bound once from DATABASE_URL at start-up.
+"""The database handle: one proxy, bound once from DATABASE_URL at start-up, with its dialect.
 
 Each thread keeps its own connection open across requests (Peewee's default, thread-local
 connections): the handlers run in a fixed pool of threads, so a process holds as many
@@ -10,16 +10,17 @@ readable while idle) and replaced before the request uses it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
-import json
 import os
 import select
 import threading
 import urllib.parse
 
 import peewee
+from playhouse import db_url
 
-from .fields import COLUMN_TYPES, dialect
+from .dialect import POSTGRESQL, SQLITE, Dialect
 from .refusals import RETRY_SOON, Refusal
 
 database = peewee.DatabaseProxy()
@@ -72,70 +73,84 @@ class TablesMissing(DatabaseUnavailable):
     logged_as = "database tables missing"
 
 
-# PostgreSQL's undefined_table and undefined_column; SQLite says it in words.
+# PostgreSQL's undefined_table and undefined_column (SQLite's words: models/dialect.py).
 _MISSING_SQLSTATES = ("42P01", "42703")
-_MISSING_SQLITE = ("no such table", "no such column")
 
 
 def make_database(url: str) -> peewee.Database:
-    """A database for a `sqlite:///path` or `postgresql://...` URL (not connected yet)."""
-    parsed = urllib.parse.urlparse(url)
-    if parsed.scheme == "sqlite":
+    """A database for a `sqlite:///path` or `postgres(ql)://...` URL (not connected yet).
+
+    PostgreSQL's URL is read by `playhouse.db_url.parse` (user and password percent-decoded),
+    over the project's defaults (`POSTGRES_CONNECTION_DEFAULTS`, which the query string may
+    override), not by `playhouse.db_url.connect`: its keyword arguments override the URL's
+    rather than underlie them, and it has no default database name. Three things are the
+    project's own: the database name is percent-decoded and defaults to `postgres`; a query
+    parameter with no value is ignored, as an unset one; `prepare_threshold` is psycopg's own
+    option, an integer or `none`. The driver is psycopg 3 through Peewee's PostgresqlDatabase.
+
+    A SQLite URL is not parsed: everything after `sqlite:///` is the file's path, `?` and `#`
+    included (db_url would read a query string as sqlite3.connect() arguments), and the
+    pragmas are the project's (`SQLITE_PRAGMAS`).
+    """
+    if urllib.parse.urlparse(url).scheme == "sqlite":
         path = url[len("sqlite:///"):] or ":memory:"
-        db = peewee.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, check_same_thread=False,
-                                   field_types=COLUMN_TYPES["sqlite"])
-        db.meet_writers = _SqliteWriters(path) if path != ":memory:" else None
-        return db
-    params = {**POSTGRES_CONNECTION_DEFAULTS, **dict(urllib.parse.parse_qsl(parsed.query))}
-    if "prepare_threshold" in params:
-        # psycopg's own option, not libpq's: an integer, or "none" to never prepare
-        # (PgBouncer before 1.21 in transaction mode).
-        raw = str(params["prepare_threshold"]).lower()
-        params["prepare_threshold"] = None if raw in ("none", "") else int(raw)
-    db = peewee.PostgresqlDatabase(
-        urllib.parse.unquote(parsed.path.lstrip("/")) or "postgres",
-        user=urllib.parse.unquote(parsed.username or "") or None,
-        password=urllib.parse.unquote(parsed.password or "") or None,
-        host=parsed.hostname,
-        port=parsed.port,
-        prefer_psycopg3=True,
-        field_types=COLUMN_TYPES["postgresql"],
-        **params,
-    )
-    db.meet_writers = None
-    return db
+        return peewee.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, check_same_thread=False,
+                                     field_types=SQLITE.column_types)
+    return peewee.PostgresqlDatabase(**postgres_parameters(url), prefer_psycopg3=True,
+                                     field_types=POSTGRESQL.column_types)
+
+
+def postgres_parameters(url: str) -> dict:
+    """The connection parameters of a PostgreSQL URL, over the project's defaults."""
+    parsed = urllib.parse.urlparse(url)
+    given = db_url.parse(url, unquote_password=True, unquote_user=True)
+    given = {name: value for name, value in given.items() if value != ""}
+    params = {**POSTGRES_CONNECTION_DEFAULTS, **given,
+              "database": urllib.parse.unquote(parsed.path.lstrip("/")) or "postgres"}
+    if isinstance(params.get("prepare_threshold"), str):  # "none" and "null" are None already
+        params["prepare_threshold"] = int(params["prepare_threshold"])
+    return params
+
+
+@dataclasses.dataclass(frozen=True)
+class _Binding:
+    """What the models are bound to: the URL, its Peewee database, its dialect and, for a
+    SQLite file, the queue of its writers (the project's own state, not attributes hung on
+    Peewee's objects)."""
+
+    url: str
+    dialect: Dialect
+    writers: _SqliteWriters | None = None
+
+
+# Before any bind: SQLite's dialect, as the default database is.
+_bound = _Binding("", SQLITE)
 
 
 def bind(url: str) -> peewee.Database:
     """Point the models at `url`; binding the same URL again keeps the existing handle."""
-    if database.obj is not None and getattr(database.obj, "meet_url", None) == url:
+    global _bound
+    if database.obj is not None and _bound.url == url:
         return database.obj
     db = make_database(url)
-    db.meet_url = url
+    if isinstance(db, peewee.SqliteDatabase):
+        writers = _SqliteWriters(db.database) if db.database != ":memory:" else None
+        binding = _Binding(url, SQLITE, writers)
+    else:
+        binding = _Binding(url, POSTGRESQL)
     database.initialize(db)
-    dialect.sqlite = is_sqlite()
+    _bound = binding
     return db
 
 
+def dialect() -> Dialect:
+    """The dialect of the database the models are bound to (models/dialect.py)."""
+    return _bound.dialect
+
+
 def is_sqlite() -> bool:
-    return isinstance(database.obj, peewee.SqliteDatabase)
-
-
-def one_of(column: peewee.Node) -> peewee.Expression:
-    """`column` is in a list bound as one parameter (`list_param`), so that a statement's text,
-    and its prepared plan, do not depend on the list's length: `= ANY(%s)` on PostgreSQL,
-    `IN (SELECT value FROM json_each(?))` on SQLite."""
-    if is_sqlite():
-        return column.in_(peewee.SQL("(SELECT value FROM json_each(?))", ["[]"]))
-    return column == peewee.fn.ANY(peewee.Value([], unpack=False))
-
-
-def list_param(field: peewee.Field, values) -> object:
-    """The parameter of `one_of`: the values as `field` stores them (a JSON array on SQLite;
-    on PostgreSQL, UUIDs stay UUIDs, so that psycopg sends a `uuid[]`)."""
-    if is_sqlite():
-        return json.dumps([field.db_value(value) for value in values])
-    return list(values)
+    """For tests that state what differs; model modules ask `dialect()` for operations."""
+    return _bound.dialect.name == "sqlite"
 
 
 class _SqliteWriters:
@@ -180,7 +195,7 @@ def write_transaction():
     upgrades to a writer can fail with SQLITE_BUSY without waiting; starting
     IMMEDIATE makes the busy timeout apply.
     """
-    writers = getattr(database.obj, "meet_writers", None)
+    writers = _bound.writers
     if writers is None:
         with database.atomic():
             yield
@@ -195,8 +210,9 @@ def lock_name(name: str) -> None:
     PostgreSQL: a transaction-scoped advisory lock. SQLite: nothing to do, its
     writers already run one at a time (`write_transaction`).
     """
-    if not is_sqlite():
-        database.execute_sql("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (name,))
+    statement = _bound.dialect.name_lock
+    if statement is not None:
+        database.execute_sql(statement, (name,))
 
 
 @contextlib.contextmanager
@@ -229,7 +245,7 @@ def _ensure_live_connection() -> None:
     if database.is_closed():
         database.connect()
         return
-    if not is_sqlite() and _closed_by_server(database.connection()):
+    if _bound.dialect.server_closes_connections and _closed_by_server(database.connection()):
         discard_connection()
         database.connect()
 
@@ -255,7 +271,7 @@ def _tables_missing(exc: Exception) -> bool:
     driver_error = exc.__cause__ or exc.__context__  # Peewee re-raises the driver's exception
     if getattr(driver_error, "sqlstate", None) in _MISSING_SQLSTATES:
         return True
-    return is_sqlite() and str(exc).startswith(_MISSING_SQLITE)
+    return str(exc).startswith(_bound.dialect.missing_object_messages)
 
 
 def discard_connection() -> None:

@@ -1,8 +1,9 @@
 """Column types of Meet's tables, on PostgreSQL as Meet's migrations make them and on SQLite.
 
 Meet's columns are `timestamp with time zone`, `jsonb` and `varchar(50)[]`; SQLite has none of
-these, so each field below names an abstract type that `models/db.py` maps per database
-(`COLUMN_TYPES`) and converts values for the database it is bound to.
+these, so each field below names an abstract type that each dialect spells
+(`Dialect.column_types`, models/dialect.py) and converts values as the bound database's
+dialect says.
 """
 
 from __future__ import annotations
@@ -12,17 +13,9 @@ import json
 
 import peewee
 
+from .db import dialect
+
 UTC = datetime.timezone.utc
-_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
-
-
-class _Dialect:
-    """Which database the models are bound to; set once by `models.db.bind`."""
-
-    sqlite = True
-
-
-dialect = _Dialect()
 
 
 def now() -> datetime.datetime:
@@ -51,7 +44,7 @@ class TimestampField(peewee.Field):
         if not isinstance(value, datetime.datetime):
             return value
         aware = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-        return aware.strftime(_SQLITE_TIME) if dialect.sqlite else aware
+        return dialect().timestamp_value(aware)
 
     def python_value(self, value):
         if isinstance(value, str):
@@ -69,11 +62,7 @@ class JSONField(peewee.Field):
     def db_value(self, value):
         if value is None or isinstance(value, peewee.Node):
             return value
-        if dialect.sqlite:
-            return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-        from psycopg.types.json import Jsonb
-
-        return Jsonb(value)
+        return dialect().json_value(value)
 
     def python_value(self, value):
         return json.loads(value) if isinstance(value, str) else value
@@ -87,7 +76,7 @@ class ScopesField(peewee.Field):
     def db_value(self, value):
         if value is None or isinstance(value, peewee.Node):
             return value
-        return json.dumps(list(value)) if dialect.sqlite else list(value)
+        return dialect().scopes_value(value)
 
     def python_value(self, value):
         if isinstance(value, str):
@@ -100,18 +89,3 @@ class UnboundedCharField(peewee.Field):
 
     field_type = "UNBOUNDED_VARCHAR"
 
-
-COLUMN_TYPES = {
-    "postgresql": {
-        "TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE",
-        "JSONB": "JSONB",
-        "SCOPES": "VARCHAR(50)[]",
-        "UNBOUNDED_VARCHAR": "VARCHAR",
-    },
-    "sqlite": {
-        "TIMESTAMPTZ": "DATETIME",
-        "JSONB": "TEXT",
-        "SCOPES": "TEXT",
-        "UNBOUNDED_VARCHAR": "VARCHAR",
-    },
-}

@@ -18,7 +18,7 @@ import peewee
 
 from .applications import Application
 from .base import NotFound
-from .db import database, is_sqlite, list_param, one_of, write_transaction
+from .db import database, dialect, write_transaction
 from .delegation import Delegation, require_current_standing
 from .fields import now
 from .prepared import Prepared, RowInsert
@@ -160,10 +160,11 @@ def delete_room(delegation: Delegation, room_id: str, policy: RoomPolicy,
             if role != OWNER or creation is None or creation.client_id != delegation.client_id:
                 raise NotDeletableHere()
             _require_version(RoomVersion(room, members_of(accesses)), policy, if_match)
-            if not is_sqlite():
-                # Meet's foreign keys are deferred to COMMIT: checked now, a reference
-                # from Meet's other tables fails the DELETE below, inside the transaction.
-                database.execute_sql("SET CONSTRAINTS ALL IMMEDIATE")
+            # Meet's foreign keys are deferred to COMMIT: checked now, a reference from
+            # Meet's other tables fails the DELETE below, inside the transaction.
+            checked_now = dialect().immediate_constraints
+            if checked_now is not None:
+                database.execute_sql(checked_now)
             ResourceAccess.delete().where(ResourceAccess.resource == room_uuid).execute()
             Room.delete().where(Room.resource == room_uuid).execute()
             Resource.delete().where(Resource.id == room_uuid).execute()
@@ -241,8 +242,8 @@ def _set_members(room_uuid: uuid.UUID, wanted: Dict[str, Tuple[int, str]], acces
                if role == MEMBER and user_id not in target]
     added = [user_id for user_id in target if user_id not in accesses]
     if removed:
-        database.execute_sql(_REMOVE_MEMBERS.sql(), (Room.resource.db_value(room_uuid), MEMBER,
-                                                     list_param(ResourceAccess.user, removed)))
+        removed_ids = dialect().list_param(ResourceAccess.user, removed)
+        database.execute_sql(_REMOVE_MEMBERS.sql(), (Room.resource.db_value(room_uuid), MEMBER, removed_ids))
     if added:
         stamp = now()
         rows = [{"id": uuid.uuid4(), "created_at": stamp, "updated_at": stamp, "role": MEMBER,
@@ -273,8 +274,7 @@ _ANY = uuid.UUID(int=0)
 
 
 def _locked_room_statement():
-    query = Room.select(*ROOM_COLUMNS).where(Room.resource == _ANY)
-    return query if is_sqlite() else query.for_update()  # SQLite has no FOR UPDATE
+    return dialect().for_update(Room.select(*ROOM_COLUMNS).where(Room.resource == _ANY))
 
 
 # Rendered once per process (models/prepared.py): built by Peewee per request, a PATCH of 20
@@ -286,5 +286,5 @@ _ACCESSES = Prepared(lambda: (ResourceAccess.select(ResourceAccess.user, Resourc
                               .where(ResourceAccess.resource == _ANY)))
 _REMOVE_MEMBERS = Prepared(lambda: ResourceAccess.delete().where(
     (ResourceAccess.resource == _ANY) & (ResourceAccess.role == MEMBER)
-    & one_of(ResourceAccess.user)))
+    & dialect().one_of(ResourceAccess.user)))
 _ACCESS_ROWS = RowInsert(ResourceAccess, ("id", "created_at", "updated_at", "role", "resource", "user"))

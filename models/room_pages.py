@@ -33,8 +33,9 @@ from __future__ import annotations
 from typing import Dict, List, NamedTuple
 
 from .applications import Application
-from .db import database, is_sqlite
+from .db import database, dialect
 from .delegation import Delegation, require_standing
+from .dialect import Dialect
 from .rooms import RoomView
 from .users import User
 
@@ -123,18 +124,6 @@ _ROOM_TIME = "(SELECT s.created_at FROM meet_resource s {time_index} WHERE s.id 
 # everything; a scalar subquery stays a per-row probe of the (user_id, resource_id) index.
 _OWNED = ("(SELECT 1 FROM meet_resource_access x WHERE x.user_id = {user}"
           " AND x.resource_id = w.id) = 1")
-_DIALECTS = {
-    # LATERAL ... OFFSET 0 keeps the room's row a probe of its primary key per page row: as a
-    # plain join, a plan made without statistics hashed the whole of meet_room.
-    "postgresql": {"greatest": "GREATEST", "least": "LEAST", "materialized": "MATERIALIZED",
-                   "room_join": "LEFT JOIN LATERAL (SELECT * FROM meet_room r0"
-                                " WHERE r0.resource_id = p.id OFFSET 0) r ON true",
-                   "time_index": ""},
-    # SQLite joins by nested loops only, through the primary key's index.
-    "sqlite": {"greatest": "MAX", "least": "MIN", "materialized": "",
-               "room_join": "LEFT JOIN meet_room r ON r.resource_id = p.id",
-               "time_index": "INDEXED BY meet_external_resource_id_created"},
-}
 _WAYS = {"nothing": NOTHING, "by_user": BY_USER, "newest": NEWEST, "oldest": OLDEST}
 _rendered: Dict[tuple, str] = {}
 
@@ -144,14 +133,22 @@ def page_statement() -> str:
     key = (database.obj, WALK_FROM)
     sql = _rendered.get(key)
     if sql is None:
-        dialect = _DIALECTS["sqlite" if is_sqlite() else "postgresql"]
-        marks = {name: (f":{name}" if is_sqlite() else f"%({name})s")
-                 for name in ("user", "client", "limit", "offset")}
-        sql = _STATEMENT.format(owned=_OWNED.format(**marks), room_time=_ROOM_TIME.format(**dialect),
-                                active=Application.is_active.column_name, walk_from=WALK_FROM,
-                                give_up=GIVE_UP, **_WAYS, **marks, **dialect)
+        sql = _render(dialect())
         _rendered[key] = sql
     return sql
+
+
+def _render(spoken: Dialect) -> str:
+    marks = {name: spoken.param(name) for name in ("user", "client", "limit", "offset")}
+    spelling = {
+        "greatest": spoken.greatest, "least": spoken.least, "materialized": spoken.materialized,
+        # The room's row: a probe of its primary key per page row.
+        "room_join": spoken.row_by_key_join("meet_room", "r", "resource_id", "p.id"),
+    }
+    room_time = _ROOM_TIME.format(time_index=spoken.use_index("meet_external_resource_id_created"))
+    return _STATEMENT.format(owned=_OWNED.format(**marks), room_time=room_time,
+                             active=Application.is_active.column_name, walk_from=WALK_FROM,
+                             give_up=GIVE_UP, **_WAYS, **marks, **spelling)
 
 
 def rooms_page(delegation: Delegation, page: int, page_size: int) -> RoomPage:

@@ -13,7 +13,7 @@ from typing import List, NamedTuple, Tuple
 import peewee
 
 from .base import NotFound
-from .db import is_sqlite
+from .db import dialect
 from .delegation import Delegation, principal_columns, require_standing
 from .prepared import Prepared
 from .rooms import (
@@ -51,8 +51,7 @@ def _members_emails() -> peewee.Select:
     bound by position, in the order `_one_room` passes them.
     """
     member, person = ResourceAccess.alias("member"), User.alias("person")
-    collect = peewee.fn.json_group_array if is_sqlite() else peewee.fn.json_agg
-    return (person.select(collect(person.email))
+    return (person.select(dialect().json_array_agg(person.email))
             .join(member, on=(member.user == person.id))
             .where((member.resource == Room.resource) & (member.role == peewee.SQL(f"'{MEMBER}'"))))
 

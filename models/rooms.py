@@ -19,7 +19,7 @@ from typing import Iterable, List, NamedTuple
 import peewee
 
 from .base import MeetTable, SideTable
-from .db import database, is_sqlite, write_transaction
+from .db import database, dialect, write_transaction
 from .fields import JSONField, TimestampField, UnboundedCharField, now
 from .prepared import RowInsert
 from .refusals import Refusal
@@ -294,7 +294,7 @@ def create_room(new: NewRoom, policy: RoomPolicy, also: Iterable = ()) -> RoomVi
 
 
 def _run_together(statements: list) -> None:
-    if is_sqlite():
+    if not dialect().data_modifying_ctes:
         with write_transaction():
             for sql, params in statements:
                 database.execute_sql(sql, params)

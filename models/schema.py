@@ -20,7 +20,7 @@ import peewee
 
 from .applications import Application, ApplicationDomain
 from .credentials import VerifiedSecret
-from .db import database, is_sqlite
+from .db import database, dialect
 from .idempotency import IdempotencyRecord
 from .introspections import IntrospectionAnswer
 from .refusals import RETRY_SOON, Refusal
@@ -170,7 +170,7 @@ def ensure_schema(layout: Layout) -> Layout:
 
 
 def _create_index(name: str, table: str, columns: str) -> None:
-    if is_sqlite():
+    if not dialect().builds_indexes_concurrently:
         database.execute_sql(f'CREATE INDEX IF NOT EXISTS "{name}" ON "{table}" ({columns})')
         return
     # On a live Meet database the index is built without blocking Meet's writes; a

@@ -11,7 +11,7 @@ from typing import Dict, Iterable, Tuple
 import peewee
 
 from .base import MeetTable
-from .db import list_param, lock_name, one_of, write_transaction
+from .db import dialect, lock_name, write_transaction
 from .fields import JSONField, TimestampField, now
 from .prepared import Prepared
 
@@ -93,7 +93,7 @@ class User(MeetTable):
         lowered = sorted({email.lower() for email in emails})
         found: Dict[str, Tuple[uuid.UUID, str]] = {}
         if lowered:
-            for user_id, email in _BY_EMAILS.rows(list_param(User.email, lowered)):
+            for user_id, email in _BY_EMAILS.rows(dialect().list_param(User.email, lowered)):
                 found.setdefault(email.lower(), (User.id.python_value(user_id), email))
         return found
 
@@ -140,6 +140,6 @@ _BY_EMAIL = Prepared(lambda: (
     .order_by(*_PREFERRED_FIRST)
 ))
 _BY_EMAILS = Prepared(lambda: (
-    User.select(User.id, User.email).where(one_of(peewee.fn.LOWER(User.email)))
+    User.select(User.id, User.email).where(dialect().one_of(peewee.fn.LOWER(User.email)))
     .order_by(*_PREFERRED_FIRST)
 ))
