@@ -23,6 +23,7 @@ from .delegation import Delegation, require_current_standing
 from .fields import now
 from .prepared import Prepared, RowInsert
 from .refusals import FieldRefusal, Refusal
+from .room_visibility import role_among
 from .rooms import (
     MANAGERS,
     MEMBER,
@@ -218,10 +219,11 @@ def _accesses(room_uuid: uuid.UUID) -> Dict[uuid.UUID, Tuple[str, str]]:
 
 
 def _role_of(accesses: dict, delegation: Delegation, room_id: str) -> str:
-    """The user's role in the room; a room the user has no access to is not found, as on retrieve."""
-    if delegation.user_id not in accesses:
+    """The user's role in the room; a room the user does not see is not found, as on retrieve."""
+    role = role_among(accesses, delegation.user_id)
+    if role is None:
         raise NotFound(room_id)
-    return accesses[delegation.user_id][0]
+    return role
 
 
 def _set_members(room_uuid: uuid.UUID, wanted: Dict[str, Tuple[int, str]], accesses: dict,

@@ -1,9 +1,10 @@
 """One page of a user's rooms, with their count and the principal check, in one statement.
 
-The rule: a user's rooms are those where the user holds an access; newest first by
-the room's creation time (`meet_resource.created_at`), then id. Meet's layout puts the
-access (with the user) and the creation time in two tables, so no one index serves
-every user: the statement reads a page one of three ways, all giving the same rows.
+The rule: a user's rooms are those the user sees (an access of any role,
+models/room_visibility.py); newest first by the room's creation time
+(`meet_resource.created_at`), then id. Meet's layout puts the access (with the user)
+and the creation time in two tables, so no one index serves every user: the statement
+reads a page one of three ways, all giving the same rows.
 
 - by the user: each of the user's accesses, its room's time looked up, the page sorted
   out from the end of the list nearer to it (the last page sorts 20 rooms, not them all).
@@ -36,6 +37,7 @@ from .applications import Application
 from .db import database, dialect
 from .delegation import Delegation, require_standing
 from .dialect import Dialect
+from .room_visibility import access_sql, accesses_sql
 from .rooms import RoomView
 from .users import User
 
@@ -58,7 +60,7 @@ class RoomPage(NamedTuple):
 
 
 _STATEMENT = """WITH counted AS {materialized} (
-    SELECT COUNT(*) AS n FROM meet_resource_access WHERE user_id = {user}),
+    SELECT COUNT(*) AS n FROM {accesses}),
 span AS {materialized} (
     SELECT n, o, l, top, way,
         CASE WHEN way = {newest} THEN n / {give_up} ELSE 0 END AS newest_walk,
@@ -95,13 +97,13 @@ page AS (
     UNION ALL
     SELECT id, created_at FROM (
         SELECT x.resource_id AS id, {room_time} AS created_at
-        FROM meet_resource_access x WHERE x.user_id = {user}
+        FROM {accesses_x}
         ORDER BY 2 DESC, 1 DESC LIMIT (SELECT by_user_from_newest FROM found) OFFSET (SELECT o FROM span)
     ) by_user_from_newest
     UNION ALL
     SELECT id, created_at FROM (
         SELECT x.resource_id AS id, {room_time} AS created_at
-        FROM meet_resource_access x WHERE x.user_id = {user}
+        FROM {accesses_x}
         ORDER BY 2 ASC, 1 ASC LIMIT (SELECT by_user_from_oldest FROM found)
         OFFSET (SELECT n - o - l FROM span)
     ) by_user_from_oldest)
@@ -122,8 +124,7 @@ ORDER BY p.created_at DESC, p.id DESC"""
 _ROOM_TIME = "(SELECT s.created_at FROM meet_resource s {time_index} WHERE s.id = x.resource_id)"
 # A scalar subquery, not EXISTS: planners turn EXISTS into a join and may then sort
 # everything; a scalar subquery stays a per-row probe of the (user_id, resource_id) index.
-_OWNED = ("(SELECT 1 FROM meet_resource_access x WHERE x.user_id = {user}"
-          " AND x.resource_id = w.id) = 1")
+_OWNED = "(SELECT 1 FROM {access}) = 1"
 _WAYS = {"nothing": NOTHING, "by_user": BY_USER, "newest": NEWEST, "oldest": OLDEST}
 _rendered: Dict[tuple, str] = {}
 
@@ -146,7 +147,10 @@ def _render(spoken: Dialect) -> str:
         "room_join": spoken.row_by_key_join("meet_room", "r", "resource_id", "p.id"),
     }
     room_time = _ROOM_TIME.format(time_index=spoken.use_index("meet_external_resource_id_created"))
-    return _STATEMENT.format(owned=_OWNED.format(**marks), room_time=room_time,
+    # Who sees which room (models/room_visibility.py): the rooms counted, walked and read.
+    visible = {"accesses": accesses_sql(marks["user"]), "accesses_x": accesses_sql(marks["user"], "x"),
+               "owned": _OWNED.format(access=access_sql(marks["user"], "w.id", "x"))}
+    return _STATEMENT.format(room_time=room_time, **visible,
                              active=Application.is_active.column_name, walk_from=WALK_FROM,
                              give_up=GIVE_UP, **_WAYS, **marks, **spelling)
 

@@ -16,6 +16,7 @@ from .base import NotFound
 from .db import dialect
 from .delegation import Delegation, principal_columns, require_standing
 from .prepared import Prepared
+from .room_visibility import sees
 from .rooms import (
     MANAGERS,
     MEMBER,
@@ -57,11 +58,11 @@ def _members_emails() -> peewee.Select:
 
 
 def _one_room_statement(where) -> peewee.Select:
-    """The user's standing, then the room that `where` names if the user holds an access to it,
-    with the user's role and the room's members' emails."""
+    """The user's standing, then the room that `where` names if the user sees it
+    (models/room_visibility.py), with the user's role and the room's members' emails."""
     room = (Room.select(*ROOM_COLUMNS, ResourceAccess.role, _members_emails().alias("attendees"))
-            .join(ResourceAccess, on=(ResourceAccess.resource == Room.resource))
-            .where(where & (ResourceAccess.user == _ANY))
+            .join(ResourceAccess, on=sees(ResourceAccess, _ANY, Room.resource))
+            .where(where)
             .alias("room"))
     columns = [room.c.resource_id, room.c.slug, room.c.access_level, room.c.pin_code,
                room.c.configuration, room.c.role, room.c.attendees]
@@ -105,7 +106,7 @@ def _one_room(statement: Prepared, delegation: Delegation,
     """(the user's role, the room, its attendees), after the user's standing is checked;
     None: no such room."""
     user = User.id.db_value(delegation.user_id)
-    rows = statement.rows(delegation.client_lookup, room_key, user, user)
+    rows = statement.rows(delegation.client_lookup, user, room_key, user)
     require_standing(rows[0] if rows else None, delegation)
     row = rows[0]
     if row[2] is None:

@@ -2,7 +2,8 @@
 
 A Meet room is three rows: `meet_resource` (id, timestamps), `meet_room` (its
 `resource_id` is the resource's id) and one `meet_resource_access` per user with a
-role. A user's rooms are those where the user holds an access of any role.
+role. A user's rooms are those where the user holds an access of any role
+(models/room_visibility.py).
 """
 
 from __future__ import annotations
