@@ -26,7 +26,7 @@ RUN if ! command -v python3 >/dev/null; then \
     && python3 -m venv /opt/meet-external
 WORKDIR /src
 COPY . .
-# The build's own facts, for /__version__ (meet_external/probes.py reads them).
+# The build's own facts, for /__version__ (meet_external/ops/probes.py reads them).
 RUN COMMIT="$COMMIT" SOURCE="$SOURCE" /opt/meet-external/bin/python -c 'import json, os; \
 json.dump({k: os.environ[k.upper()] for k in ("commit", "source") if os.environ[k.upper()]}, \
 open("meet_external/build.json", "w"))'

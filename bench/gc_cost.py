@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import models  # noqa: E402
+from meet_external import models  # noqa: E402
 from meet_external.app import create_app  # noqa: E402
 from meet_external.config import Config  # noqa: E402
 

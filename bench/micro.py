@@ -160,15 +160,15 @@ def main(argv=None) -> int:
         seeded = seed.seed(db.url)
         os.environ.update(env)
 
-        import models
+        from meet_external import models
+        from meet_external.api.pagination import page_links
         from meet_external.app import create_app
         from meet_external.auth.application import TokenSigner
         from meet_external.config import Config
-        from meet_external.pagination import page_links
-        from models.db import connection
-        from models.room_pages import rooms_page
-        from models.room_queries import visible_room
-        from models.rooms import RoomPolicy
+        from meet_external.models.db import connection
+        from meet_external.models.room_pages import rooms_page
+        from meet_external.models.room_queries import visible_room
+        from meet_external.models.rooms import RoomPolicy
 
         config = Config.from_env()
         app = create_app(config)
@@ -186,7 +186,7 @@ def main(argv=None) -> int:
                 assert status == 200, status
             # The driver does not keep bodies; the tokens come from the signer instead.
             from meet_external.auth.application import TokenSigner as _Signer
-            from models import Application, User
+            from meet_external.models import Application, User
 
             application = Application.get(Application.client_id == seeded["client_id"])
             for who in ("small", "big", "writer"):
@@ -280,9 +280,9 @@ def ops_costs(results: dict, n: int, clock, base: str, auth: dict) -> None:
     is counted in this process's CPU time. Tracing last: its statement hook stays on the database."""
     import asyncio
 
+    from meet_external.api.extension import load_extension
     from meet_external.app import create_app, load_spec, route_table
     from meet_external.config import Config
-    from meet_external.extension import load_extension
     from meet_external.ops.request_ids import RequestIds
 
     # What every request pays with traces and the access log off: the request-id middleware

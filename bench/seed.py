@@ -42,10 +42,10 @@ if str(ROOT) not in sys.path:
 
 import peewee  # noqa: E402
 
-import models  # noqa: E402
-from models import Application, Resource, ResourceAccess, Room, User  # noqa: E402
-from models.applications import KNOWN_SCOPES  # noqa: E402
-from models.fields import JSONField  # noqa: E402
+from meet_external import models  # noqa: E402
+from meet_external.models import Application, Resource, ResourceAccess, Room, User  # noqa: E402
+from meet_external.models.applications import KNOWN_SCOPES  # noqa: E402
+from meet_external.models.fields import JSONField  # noqa: E402
 
 SMALL_EMAIL = "small@bench.example"
 BIG_EMAIL = "big@bench.example"

@@ -122,8 +122,8 @@ def _harness():
 
 
 def _give_sub(url: str, email: str) -> None:
-    import models
-    from models import User
+    from meet_external import models
+    from meet_external.models import User
 
     models.bind(url)
     with models.database.connection_context():

@@ -1,7 +1,6 @@
 """Rooms: list, create, retrieve, update, grant access to and delete the delegated user's rooms."""
 
-from meet_external import audit
-from meet_external.context import (
+from ..api.context import (
     client_address,
     header,
     if_match,
@@ -12,13 +11,14 @@ from meet_external.context import (
     room_url,
     services,
 )
-from meet_external.idempotency import HEADER, body_fingerprint, idempotency_key
-from meet_external.pagination import page_links
-from models import room_changes, room_grants
-from models.idempotency import create_room_once
-from models.room_pages import RoomPage, rooms_page
-from models.room_queries import room_by_slug, visible_room
-from models.rooms import NewRoom, RoomVersion
+from ..api.idempotency import HEADER, body_fingerprint, idempotency_key
+from ..api.pagination import page_links
+from ..models import room_changes, room_grants
+from ..models.idempotency import create_room_once
+from ..models.room_pages import RoomPage, rooms_page
+from ..models.room_queries import room_by_slug, visible_room
+from ..models.rooms import NewRoom, RoomVersion
+from ..ops import audit
 
 
 def list_rooms(token_info: dict, page: int = 1, page_size: int = 20, slug: str | None = None):

@@ -1,7 +1,7 @@
 """Authentication: POST /application/token/."""
 
-from meet_external.context import client_address, services
-from meet_external.grant import NO_STORE, grant_token
+from ..api.context import client_address, services
+from ..auth.grant import NO_STORE, grant_token
 
 
 def generate_token(body: dict):

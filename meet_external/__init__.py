@@ -1,6 +1,6 @@
 """meet-external: a server for the Meet External API."""
 
-from .quiet import silence_known_dependency_warnings
+from .server.quiet import silence_known_dependency_warnings
 
 __version__ = "0.1.0"
 

@@ -18,42 +18,40 @@ from connexion.middleware import MiddlewarePosition
 from connexion.resolver import Resolver
 from starlette.exceptions import HTTPException
 
-import handlers.rooms
-import handlers.token
-import models
-from models.clients import ClientAuthenticator
-from models.credentials import SecretCache
-from models.db import connection, database
-from models.rooms import RoomPolicy
-from models.schema import require_servable
-from models.throttle import FailureBrake
-
-from . import audit, extension, metrics, probes
+from . import models
+from .api import extension
+from .api.context import EXTENSION, Services
+from .api.validation import VALIDATOR_MAP
 from .auth.application import TokenSigner
 from .auth.bearer import Callers, bearer_handler_class
 from .config import Config
-from .context import EXTENSION, Services
 from .errors import error_handler
-from .http import BodyLimit, HostHeader, JsonMediaType, VerbatimFile, WholeBody
+from .handlers import rooms, token
+from .http.middleware import BodyLimit, HostHeader, JsonMediaType, VerbatimFile, WholeBody
+from .http.oauth_clients import OAuthClientRequests
+from .http.paths import SpecPaths
+from .http.proxies import TrustedProxies
+from .http.routes import RouteTable
 from .internals import replace_wsgi_app
-from .oauth_clients import OAuthClientRequests
-from .ops import error_reports, logs, tracing
+from .models.clients import ClientAuthenticator
+from .models.credentials import SecretCache
+from .models.db import connection, database
+from .models.rooms import RoomPolicy
+from .models.schema import require_servable
+from .models.throttle import FailureBrake
+from .ops import audit, error_reports, logs, metrics, probes, tracing
 from .ops.request_ids import RequestIds
-from .paths import SpecPaths
-from .proxies import TrustedProxies
-from .routes import RouteTable
-from .threads import HandlerThreads
-from .validation import VALIDATOR_MAP
+from .server.threads import HandlerThreads
 
 METRICS_PATH = "/metrics"
 OPERATIONS: Dict[str, Callable] = {
-    "generateToken": handlers.token.generate_token,
-    "listRooms": handlers.rooms.list_rooms,
-    "createRoom": handlers.rooms.create_room,
-    "retrieveRoom": handlers.rooms.retrieve_room,
-    "updateRoom": handlers.rooms.update_room,
-    "deleteRoom": handlers.rooms.delete_room,
-    "grantRoomAccess": handlers.rooms.grant_room_access,
+    "generateToken": token.generate_token,
+    "listRooms": rooms.list_rooms,
+    "createRoom": rooms.create_room,
+    "retrieveRoom": rooms.retrieve_room,
+    "updateRoom": rooms.update_room,
+    "deleteRoom": rooms.delete_room,
+    "grantRoomAccess": rooms.grant_room_access,
 }
 
 
@@ -194,7 +192,7 @@ def _add_apis(app: connexion.FlaskApp, documents: Documents, resolver: Resolver)
 
 
 def _services(config: Config, signer: TokenSigner, base_path: str) -> Services:
-    """What handlers reach through meet_external/context.py, made once per app."""
+    """What handlers reach through meet_external/api/context.py, made once per app."""
     return Services(
         config=config, signer=signer, room_policy=RoomPolicy.from_config(config),
         authenticator=ClientAuthenticator(

@@ -3,8 +3,8 @@
 import gc
 
 from .app import create_app
+from .cli.demo import demo_config
 from .config import Config
-from .demo import demo_config
 
 
 def create_asgi_app():

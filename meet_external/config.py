@@ -16,8 +16,7 @@ import re
 import urllib.parse
 from typing import TYPE_CHECKING, Mapping, Tuple
 
-from models.rooms import ACCESS_LEVELS
-
+from .models.rooms import ACCESS_LEVELS
 from .ops.settings import OpsSettings, ops_settings
 
 if TYPE_CHECKING:  # the module imports this one
@@ -92,7 +91,7 @@ class Config:
     max_body_bytes: int = 1048576
     metrics_enabled: bool = False
     # prometheus-client's own variable: the directory its multiprocess mode shares between
-    # workers. `serve` makes and cleans one itself (meet_external/serving.py).
+    # workers. `serve` makes and cleans one itself (meet_external/server/serving.py).
     metrics_dir: str | None = None
     workers: int = 1
     # The other kinds of bearer token Meet accepts (meet_external/auth/settings.py): off when None.

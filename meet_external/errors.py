@@ -11,9 +11,8 @@ from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionResponse
 from starlette.exceptions import HTTPException
 
-from models.refusals import Refusal
-
-from . import metrics
+from .models.refusals import Refusal
+from .ops import metrics
 
 logger = logging.getLogger("meet_external.errors")
 

@@ -23,7 +23,7 @@ def replace_wsgi_app(app: connexion.FlaskApp, asgi_app: Any) -> None:
     """Run Flask through `asgi_app` instead of Connexion's one a2wsgi pool of 10 threads.
 
     Connexion 3.3 has no setting for the WSGI bridge it wraps Flask in; the token
-    endpoint needs a pool of its own (meet_external/threads.py).
+    endpoint needs a pool of its own (meet_external/server/threads.py).
     """
     app._middleware_app.asgi_app = asgi_app
 

@@ -153,7 +153,7 @@ class SlowChecks:
 
     The hashing releases the GIL, and the lower priority leaves the cores to
     ordinary requests; the requests waiting for their turn wait on the token
-    endpoint's own threads (meet_external/threads.py), never on those of /rooms.
+    endpoint's own threads (meet_external/server/threads.py), never on those of /rooms.
     """
 
     NICENESS = 10

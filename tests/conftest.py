@@ -12,14 +12,14 @@ import uuid
 import jwt
 import pytest
 
-import models
-from meet_external import audit
+from meet_external import models
 from meet_external.app import create_app
 from meet_external.config import Config
-from models import Application, User
-from models import credentials as secret_hashing
-from models.applications import KNOWN_SCOPES
-from models.rooms import NewRoom, RoomPolicy, RoomView, create_room
+from meet_external.models import Application, User
+from meet_external.models import credentials as secret_hashing
+from meet_external.models.applications import KNOWN_SCOPES
+from meet_external.models.rooms import NewRoom, RoomPolicy, RoomView, create_room
+from meet_external.ops import audit
 
 from .support import postgres
 from .support.constants import API, ROOMS_URL, SECRET_KEY, TOKEN_URL  # noqa: F401 - shared names

@@ -7,10 +7,11 @@ from a2wsgi import WSGIMiddleware
 from connexion.exceptions import ResolverError
 
 import meet_external.app
-from meet_external import internals, threads
+from meet_external import internals
+from meet_external.api.extension import load_extension
 from meet_external.app import create_app, load_spec, spec_operations
-from meet_external.extension import load_extension
-from meet_external.threads import HandlerThreads
+from meet_external.server import threads
+from meet_external.server.threads import HandlerThreads
 
 from .support.constants import API
 

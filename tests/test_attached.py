@@ -15,9 +15,9 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-import models
-from models.applications import KNOWN_SCOPES
-from models.schema import SchemaError
+from meet_external import models
+from meet_external.models.applications import KNOWN_SCOPES
+from meet_external.models.schema import SchemaError
 
 from .support import postgres
 from .support.constants import ROOMS_URL, SECRET_KEY, TOKEN_URL

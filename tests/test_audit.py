@@ -4,8 +4,8 @@ import hashlib
 import json
 import re
 
-from meet_external import audit
 from meet_external.config import RateLimit
+from meet_external.ops import audit
 
 from .conftest import ROOMS_URL, TOKEN_URL
 

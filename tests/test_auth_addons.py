@@ -10,9 +10,9 @@ from datetime import datetime, timedelta, timezone
 import jwt
 import pytest
 
-import models
+from meet_external import models
 from meet_external.auth.settings import AddonSettings
-from models.rooms import RoomCreation
+from meet_external.models.rooms import RoomCreation
 
 from .conftest import ROOMS_URL, TOKEN_URL
 

@@ -23,12 +23,12 @@ import pytest
 import requests
 
 import meet_external
-import models
-from meet_external import cli as cli_module
-from meet_external import demo
+from meet_external import models
+from meet_external.cli import demo
+from meet_external.cli import main as cli_module
 from meet_external.config import Config
-from models import Application, ApplicationDomain, ServerSetting, User, applications
-from models.credentials import check_secret
+from meet_external.models import Application, ApplicationDomain, ServerSetting, User, applications
+from meet_external.models.credentials import check_secret
 
 from .support.constants import SECRET_KEY, TOKEN_URL
 
@@ -948,7 +948,7 @@ def test_the_hint_names_where_the_database_settings_came_from(cli, tmp_path):
 @pytest.mark.parametrize("command", [["init-db"], ["serve", "--port", "0"]])
 def test_a_missing_postgresql_driver_stops_a_command_in_one_line(database_url, command):
     # A process where the driver cannot be imported: None in sys.modules is how Python marks it.
-    program = ("import sys; sys.modules['psycopg'] = None; from meet_external.cli import main;"
+    program = ("import sys; sys.modules['psycopg'] = None; from meet_external.cli.main import main;"
                f" sys.exit(main({command!r}))")
     result = subprocess.run(
         [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=60,

@@ -19,9 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-import models
-from models import Resource, ResourceAccess, Room, RoomCreation
-from models.applications import KNOWN_SCOPES
+from meet_external import models
+from meet_external.models import Resource, ResourceAccess, Room, RoomCreation
+from meet_external.models.applications import KNOWN_SCOPES
 
 from .support.constants import ROOMS_URL, TOKEN_URL
 from .support.server import ServerProcess

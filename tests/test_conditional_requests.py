@@ -1,5 +1,5 @@
 """ETag, If-Match and If-None-Match on single-room answers (models/rooms.py RoomVersion,
-meet_external/context.py), as docs/contract-decisions.md says."""
+meet_external/api/context.py), as docs/contract-decisions.md says."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-import models
-from models import ResourceAccess, Room
+from meet_external import models
+from meet_external.models import ResourceAccess, Room
 
 from .conftest import ROOMS_URL, row_counts
 

@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-import models
-from models import credentials as secret_hashing
-from models.credentials import SlowChecks, check_secret, make_secret_hash
+from meet_external import models
+from meet_external.models import credentials as secret_hashing
+from meet_external.models.credentials import SlowChecks, check_secret, make_secret_hash
 
 from .conftest import DJANGO_ITERATIONS, TOKEN_URL
 

@@ -7,9 +7,9 @@ import os
 import peewee
 import pytest
 
-import models
-from models.db import POSTGRES_CONNECTION_DEFAULTS, dialect, make_database, postgres_parameters
-from models.dialect import POSTGRESQL, SQLITE
+from meet_external import models
+from meet_external.models.db import POSTGRES_CONNECTION_DEFAULTS, dialect, make_database, postgres_parameters
+from meet_external.models.dialect import POSTGRESQL, SQLITE
 
 
 def test_a_postgresql_url_is_read_over_the_projects_defaults():

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pathlib
 import re
 
-from meet_external import demo, threads
+from meet_external.cli import demo
 from meet_external.config import Config
+from meet_external.server import threads
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()

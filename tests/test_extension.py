@@ -1,4 +1,4 @@
-"""The extension document (meet_external/extension.py): served beside the file, routed like it."""
+"""The extension document (meet_external/api/extension.py): served beside the file, routed like it."""
 
 import json
 import pathlib

@@ -26,8 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-import models
-from models import Resource, ResourceAccess, Room, RoomCreation
+from meet_external import models
+from meet_external.models import Resource, ResourceAccess, Room, RoomCreation
 
 from .support import postgres
 from .support.constants import ROOMS_URL, SECRET_KEY, TOKEN_URL

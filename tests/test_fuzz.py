@@ -15,10 +15,10 @@ import uuid
 import httpx
 import pytest
 
-import models
-from models import Application, User
-from models.applications import KNOWN_SCOPES
-from models.credentials import make_secret_hash
+from meet_external import models
+from meet_external.models import Application, User
+from meet_external.models.applications import KNOWN_SCOPES
+from meet_external.models.credentials import make_secret_hash
 
 from .support.server import ServerProcess
 
@@ -45,7 +45,7 @@ include-operation-id = ["listRooms", "createRoom"]
 checks.status_code_conformance.enabled = false
 """
 # document -> (its path, its relaxation, the server's settings). The extension is fuzzed as a
-# server with the default settings serves it (no `public` rooms: meet_external/extension.py),
+# server with the default settings serves it (no `public` rooms: meet_external/api/extension.py),
 # but for user creation: which emails name users is data, not schema, so with it off a valid
 # attendee or grantee can be a documented 400 (tested in tests/test_room_changes.py and
 # tests/test_room_grants.py).

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 import meet_external.app
-import models
+from meet_external import models
 
 from .conftest import API, ROOMS_URL, TOKEN_URL
 from .support.raw_http import raw_request

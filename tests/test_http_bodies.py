@@ -1,4 +1,4 @@
-"""Request bodies as HTTP defines them, against a real server process (meet_external/http.py).
+"""Request bodies as HTTP defines them, against a real server process (meet_external/http/middleware.py).
 
 A body means the same whatever its framing: every write route is sent each body with a
 `Content-Length` and `Transfer-Encoding: chunked`, and must answer the same and store the same.
@@ -17,8 +17,8 @@ import uuid
 import httpx
 import pytest
 
-import models
-from models import ResourceAccess, Room, User
+from meet_external import models
+from meet_external.models import ResourceAccess, Room, User
 
 from .support.constants import ROOMS_URL, TOKEN_URL
 from .support.raw_http import RawAnswer, http_request, parse_answer, raw_request

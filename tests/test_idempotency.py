@@ -6,8 +6,8 @@ import datetime
 import httpx
 import pytest
 
-import models
-from models import IdempotencyRecord, Room
+from meet_external import models
+from meet_external.models import IdempotencyRecord, Room
 
 from .conftest import ROOMS_URL, TOKEN_URL
 from .support.server import ServerProcess
@@ -81,7 +81,7 @@ def test_same_key_different_body_is_422(client, auth):
 
 
 def test_while_the_first_request_runs_the_answer_is_409(client, auth, user, credentials):
-    from meet_external.idempotency import body_fingerprint
+    from meet_external.api.idempotency import body_fingerprint
     with models.database.connection_context():
         IdempotencyRecord.claim(credentials.client_id, user.id, "busy", body_fingerprint({}))
     response = create(client, auth, "busy")
@@ -92,7 +92,7 @@ def test_while_the_first_request_runs_the_answer_is_409(client, auth, user, cred
 
 
 def test_an_abandoned_first_request_is_taken_over_after_60_seconds(client, auth, user, credentials):
-    from meet_external.idempotency import body_fingerprint
+    from meet_external.api.idempotency import body_fingerprint
     with models.database.connection_context():
         record, _ = IdempotencyRecord.claim(credentials.client_id, user.id, "stale", body_fingerprint({}))
         IdempotencyRecord.update(started_at=record.started_at - datetime.timedelta(seconds=61)).execute()
@@ -115,7 +115,7 @@ def test_a_failed_first_request_frees_the_key(make_client, credentials, user, mo
     with make_client() as client:
         token = client.post(TOKEN_URL, json=credentials.token_request(user.email)).json()["access_token"]
         auth = {"Authorization": f"Bearer {token}"}
-        monkeypatch.setattr("models.rooms.new_slug", lambda: "aaa-aaaa-aaa")
+        monkeypatch.setattr("meet_external.models.rooms.new_slug", lambda: "aaa-aaaa-aaa")
         assert create(client, auth, "free").status_code == 201
         assert create(client, auth, "fails").status_code == 503  # every slug collides
         monkeypatch.undo()

@@ -10,7 +10,7 @@ from connexion.validators import AbstractRequestBodyValidator
 
 from meet_external import internals
 from meet_external.app import create_app
-from meet_external.threads import HandlerThreads
+from meet_external.server.threads import HandlerThreads
 
 
 def test_flask_runs_through_the_wsgi_bridge_the_app_installs(base_config):

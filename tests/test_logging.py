@@ -218,7 +218,7 @@ def test_a_real_server_logs_no_secret(database_url, tmp_path, credentials, user,
 @contextlib.contextmanager
 def audit_into(handler: logging.Handler):
     """The audit logger does not propagate to the root logger: hand it caplog's handler too."""
-    audit_logger = logging.getLogger("meet_external.audit")
+    audit_logger = logging.getLogger("meet_external.ops.audit")
     attach = not audit_logger.propagate
     if attach:
         audit_logger.addHandler(handler)
@@ -239,5 +239,5 @@ def test_the_in_process_app_logs_no_secret_even_at_debug(make_client, credential
     text = "\n".join([caplog.text] + [record.getMessage() for record in records]
                      + [str(record.args) for record in records])
     session.assert_nothing_leaked(text, "the in-process logs")
-    audit = [record.getMessage() for record in records if record.name == "meet_external.audit"]
+    audit = [record.getMessage() for record in records if record.name == "meet_external.ops.audit"]
     assert_audit(audit_lines("\n".join(audit)), session)

@@ -1,5 +1,5 @@
-"""Metrics (meet_external/metrics.py): off by default; counts by operation (as the route table
-names it: meet_external/routes.py) and status, latency, tokens, rooms and database errors; the
+"""Metrics (meet_external/ops/metrics.py): off by default; counts by operation (as the route table
+names it: meet_external/http/routes.py) and status, latency, tokens, rooms and database errors; the
 sum over workers of a real `serve --workers 2`; never a secret, token, email or client_id. On
 the run's database (SQLite, or PostgreSQL)."""
 

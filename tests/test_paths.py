@@ -1,15 +1,15 @@
-"""Which paths are served (meet_external/paths.py): a spec path under either slash spelling, a
+"""Which paths are served (meet_external/http/paths.py): a spec path under either slash spelling, a
 document, or a JSON 404, never a redirect (docs/api-users.md); and the route table those answers
-and the names of the metrics and the logs both come from (meet_external/routes.py)."""
+and the names of the metrics and the logs both come from (meet_external/http/routes.py)."""
 
 import re
 
 import pytest
 from connexion.middleware import MiddlewarePosition
 
+from meet_external.api.extension import load_extension
 from meet_external.app import create_app, load_spec, route_table, spec_operations
-from meet_external.extension import load_extension
-from meet_external.routes import RouteTable
+from meet_external.http.routes import RouteTable
 
 from .conftest import API, ROOMS_URL, TOKEN_URL
 

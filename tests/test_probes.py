@@ -1,4 +1,4 @@
-"""Probes (meet_external/probes.py): this project's and Dockerflow's, with the database up and
+"""Probes (meet_external/ops/probes.py): this project's and Dockerflow's, with the database up and
 down, on the run's database (SQLite, or PostgreSQL with MEET_TEST_DATABASE=postgresql)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import json
 import pytest
 
 import meet_external
-from meet_external import probes
+from meet_external.ops import probes
 
 from .support.unreachable import database_that_goes_away
 

@@ -1,4 +1,4 @@
-"""Forwarded headers from TRUSTED_PROXIES (meet_external/proxies.py): the client address, the
+"""Forwarded headers from TRUSTED_PROXIES (meet_external/http/proxies.py): the client address, the
 scheme and the host, read from the right end, over every header line (docs/operators.md)."""
 
 import ipaddress
@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from meet_external import audit
+from meet_external.ops import audit
 
 from .conftest import ROOMS_URL, TOKEN_URL
 

@@ -1,4 +1,4 @@
-"""Dependency warnings (meet_external/quiet.py): the known ones never reach standard error, any
+"""Dependency warnings (meet_external/server/quiet.py): the known ones never reach standard error, any
 other still does. A real server's whole output is checked in tests/test_serving.py."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ def python(program: str, *flags: str) -> subprocess.CompletedProcess:
                           text=True, timeout=60, env={"PATH": "/usr/bin:/bin", "PYTHONUTF8": "1"})
 
 
-@pytest.mark.parametrize("module", ["meet_external.app", "meet_external.cli", "meet_external.asgi"])
+@pytest.mark.parametrize("module", ["meet_external.app", "meet_external.cli.main", "meet_external.asgi"])
 def test_importing_the_server_warns_of_nothing_even_when_every_warning_is_an_error(module):
     result = python(f"import {module}; import connexion.json_schema; print('imported')", "-W", "error")
     assert (result.returncode, result.stdout, result.stderr) == (0, "imported\n", "")

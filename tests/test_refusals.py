@@ -1,9 +1,9 @@
 """The data's refusals carry their answers (models/refusals.py), read by the one error path."""
 
-import models  # noqa: F401 - every module's refusals defined
+from meet_external import models  # noqa: F401 - every module's refusals defined
 from meet_external.errors import as_api_error
-from models.refusals import FieldRefusal, Refusal
-from models.room_changes import UnknownAttendees
+from meet_external.models.refusals import FieldRefusal, Refusal
+from meet_external.models.room_changes import UnknownAttendees
 
 
 def every_refusal(cls=Refusal):

@@ -8,9 +8,9 @@ import uuid
 
 import pytest
 
+from meet_external.http.routes import RouteTable
 from meet_external.ops import request_ids
 from meet_external.ops.request_ids import RequestIds
-from meet_external.routes import RouteTable
 
 from .support.constants import API, ROOMS_URL, TOKEN_URL
 

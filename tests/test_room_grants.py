@@ -7,9 +7,9 @@ import uuid
 
 import pytest
 
-import models
-from models import ResourceAccess, User
-from models.applications import KNOWN_SCOPES
+from meet_external import models
+from meet_external.models import ResourceAccess, User
+from meet_external.models.applications import KNOWN_SCOPES
 
 from .conftest import ROOMS_URL, TOKEN_URL, row_counts
 

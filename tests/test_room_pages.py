@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-import models
-from models import room_pages
-from models.delegation import Delegation, UnknownUser
-from models.room_pages import BY_USER, NEWEST, NOTHING, OLDEST, rooms_page
-from models.rooms import ResourceAccess
+from meet_external import models
+from meet_external.models import room_pages
+from meet_external.models.delegation import Delegation, UnknownUser
+from meet_external.models.room_pages import BY_USER, NEWEST, NOTHING, OLDEST, rooms_page
+from meet_external.models.rooms import ResourceAccess
 
 
 @pytest.fixture

@@ -7,14 +7,14 @@ import uuid
 
 import pytest
 
-import models
-from models import room_pages
-from models.base import NotFound
-from models.delegation import Delegation
-from models.room_changes import NotRoomManager, RoomChanges, update_room
-from models.room_pages import BY_USER, NEWEST, NOTHING, OLDEST, rooms_page
-from models.room_queries import room_by_slug, visible_room
-from models.rooms import MANAGERS, Resource, ResourceAccess, Room, RoomPolicy
+from meet_external import models
+from meet_external.models import room_pages
+from meet_external.models.base import NotFound
+from meet_external.models.delegation import Delegation
+from meet_external.models.room_changes import NotRoomManager, RoomChanges, update_room
+from meet_external.models.room_pages import BY_USER, NEWEST, NOTHING, OLDEST, rooms_page
+from meet_external.models.room_queries import room_by_slug, visible_room
+from meet_external.models.rooms import MANAGERS, Resource, ResourceAccess, Room, RoomPolicy
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-import models
-from models import Application, User
+from meet_external import models
+from meet_external.models import Application, User
 
 from .conftest import ROOMS_URL, SECRET_KEY
 

@@ -18,8 +18,7 @@ import json
 
 import httpx
 
-import models
-from meet_external import __version__
+from meet_external import __version__, models
 from meet_external.ops import error_reports
 from meet_external.ops.settings import OpsSettings
 

@@ -1,4 +1,4 @@
-"""`serve` (meet_external/serving.py) as a real process on the run's database: a graceful stop on
+"""`serve` (meet_external/server/serving.py) as a real process on the run's database: a graceful stop on
 SIGTERM (in-flight requests finish, bounded; new connections refused; exit 0), WEB_CONCURRENCY,
 and nothing but uvicorn's lines and the audit log on standard error."""
 
@@ -14,8 +14,8 @@ import time
 import httpx
 import pytest
 
-import models
-from models import ResourceAccess, Room, RoomCreation
+from meet_external import models
+from meet_external.models import ResourceAccess, Room, RoomCreation
 
 from .support.constants import ROOMS_URL, TOKEN_URL
 from .support.server import ServerProcess
@@ -220,7 +220,7 @@ def _audit_line(line: str) -> bool:
 
 
 def test_access_log_reaches_the_workers_environment_only_while_serving(monkeypatch):
-    from meet_external.serving import access_log_setting
+    from meet_external.server.serving import access_log_setting
 
     monkeypatch.delenv("ACCESS_LOG", raising=False)
     with access_log_setting(True):

@@ -1,4 +1,4 @@
-"""Slow clients (meet_external/slow_clients.py): a request head must arrive within
+"""Slow clients (meet_external/server/slow_clients.py): a request head must arrive within
 HEADER_TIMEOUT_SECONDS, an idle kept-alive connection is closed after KEEP_ALIVE_SECONDS; measured
 on a real `serve` process, every case at once, so the run waits for the deadline only once."""
 
@@ -9,8 +9,8 @@ import socket
 import threading
 import time
 
-from meet_external.serving import KEEP_ALIVE_SECONDS
-from meet_external.slow_clients import HEADER_TIMEOUT_SECONDS
+from meet_external.server.serving import KEEP_ALIVE_SECONDS
+from meet_external.server.slow_clients import HEADER_TIMEOUT_SECONDS
 
 from .support.raw_http import parse_answer
 

@@ -8,8 +8,8 @@ import logging
 
 import pytest
 
-import models
-from models.db import is_sqlite
+from meet_external import models
+from meet_external.models.db import is_sqlite
 
 from .conftest import ROOMS_URL, TOKEN_URL
 

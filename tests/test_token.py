@@ -3,8 +3,8 @@
 import jwt
 import pytest
 
-import models
-from models import User
+from meet_external import models
+from meet_external.models import User
 
 from .conftest import SECRET_KEY, TOKEN_URL
 

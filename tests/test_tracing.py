@@ -10,7 +10,7 @@ import sys
 import httpx
 import pytest
 
-import models
+from meet_external import models
 from meet_external.config import Config, ConfigError
 from meet_external.ops import tracing
 

@@ -19,8 +19,8 @@ import sys
 
 import pytest
 
-import models
-from models import (
+from meet_external import models
+from meet_external.models import (
     Application,
     ApplicationDomain,
     IdempotencyRecord,

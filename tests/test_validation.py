@@ -1,4 +1,4 @@
-"""Request validation helpers (meet_external/validation.py): field names and compiled validators,
+"""Request validation helpers (meet_external/api/validation.py): field names and compiled validators,
 and input no database can store (NUL, lone surrogates) refused like any other invalid value."""
 
 import json
@@ -9,8 +9,8 @@ import urllib.parse
 import pytest
 from jsonschema import Draft4Validator
 
-from meet_external import validation
-from models.fields import storable_text
+from meet_external.api import validation
+from meet_external.models.fields import storable_text
 
 from .conftest import ROOMS_URL, TOKEN_URL, row_counts
 
@@ -41,7 +41,7 @@ def test_one_compiled_validator_per_schema_object():
 
 def test_validation_does_not_depend_on_the_grant():
     """The request layer names the email message without importing the grant logic."""
-    code = "import sys, meet_external.validation; print('meet_external.grant' in sys.modules)"
+    code = "import sys, meet_external.api.validation; print('meet_external.auth.grant' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
 

@@ -7,9 +7,8 @@ import uuid
 
 import jwt
 
-from models.delegation import APPLICATION, Delegation, UnknownUser
-
 from ..config import Config
+from ..models.delegation import APPLICATION, Delegation, UnknownUser
 from .jwts import HmacJwt, unauthorized
 
 

@@ -42,7 +42,7 @@ def enable(config) -> None:
     from sentry_sdk.integrations.logging import LoggingIntegration
     from sentry_sdk.scrubber import DEFAULT_DENYLIST, EventScrubber
 
-    from ..probes import version_info
+    from .probes import version_info
 
     sentry_sdk.init(
         dsn=config.sentry_dsn,

@@ -7,7 +7,7 @@ structlog's ProcessorFormatter. A JSON line has `time`, `level`, `logger`, `mess
 during a request, `request_id`; an access line adds `method`, `path` (the operation's path
 template, never the raw path), `operation`, `status`, `duration_ms` and `client_address`; an
 error adds `exception` (its traceback). An audit event keeps the audit log's own fields
-(meet_external/audit.py: `time`, `event`, `client_id`...), `request_id` added. In messages and
+(meet_external/ops/audit.py: `time`, `event`, `client_id`...), `request_id` added. In messages and
 tracebacks, anything shaped like an email address or a bearer token is replaced before the
 line is written: a database's error text can quote the row it refused.
 """
@@ -138,7 +138,7 @@ def formatter(log_format: str = "json") -> logging.Formatter:
 
 
 def dict_config(log_format: str) -> dict:
-    """The logging configuration given to uvicorn (meet_external/serving.py): its own lines and
+    """The logging configuration given to uvicorn (meet_external/server/serving.py): its own lines and
     every other logger's through the one handler; its access log off."""
     return {
         "version": 1,

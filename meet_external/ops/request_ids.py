@@ -22,7 +22,7 @@ import time
 import uuid
 from typing import Callable
 
-from ..routes import RouteTable
+from ..http.routes import RouteTable
 from . import logs
 
 HEADER = b"x-request-id"
@@ -75,7 +75,7 @@ def current_id() -> str | None:
 
 
 def resolved_client(client: tuple) -> None:
-    """The client address read from a trusted proxy's headers (meet_external/proxies.py, which
+    """The client address read from a trusted proxy's headers (meet_external/http/proxies.py, which
     hands the app a copy of the request's scope)."""
     request = _current.get()
     if request is not None:

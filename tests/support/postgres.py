@@ -38,7 +38,7 @@ def fresh_database(sql_file: pathlib.Path | None = None):
             load_sql(url, sql_file)
         yield url
     finally:
-        import models
+        from meet_external import models
 
         if models.database.obj is not None:
             models.db.discard_connection()

@@ -28,7 +28,7 @@ def database_that_goes_away(tmp_path: pathlib.Path) -> Iterator[tuple[str, Calla
     cannot reach; what follows an outage is a handler thread opening a connection to a
     database that is no longer there.
     """
-    import models
+    from meet_external import models
 
     directory = tmp_path / "vanishing"
     directory.mkdir()

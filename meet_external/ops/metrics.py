@@ -2,11 +2,11 @@
 
 Off unless METRICS_ENABLED=true. With several workers, prometheus-client's multiprocess mode
 keeps each process's values in files of one directory (PROMETHEUS_MULTIPROC_DIR, which `serve`
-makes and empties: meet_external/serving.py), and a scrape, whichever worker answers it, adds
+makes and empties: meet_external/server/serving.py), and a scrape, whichever worker answers it, adds
 up the files of all of them.
 
 Every label value comes from a fixed set: operation ids of the API files and a few route
-names, as the route table names requests (meet_external/routes.py; never a raw path, which
+names, as the route table names requests (meet_external/http/routes.py; never a raw path, which
 would carry room ids), status codes, denial reasons of the token endpoint, error kinds. So no
 secret, token, email or client_id can reach a label.
 
@@ -20,7 +20,7 @@ import threading
 import time
 from typing import Dict, Tuple
 
-from .routes import RouteTable
+from ..http.routes import RouteTable
 
 # Seconds; the list answers in a few milliseconds, a token in well under 100 ms.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -93,7 +93,7 @@ def enable(multiprocess_dir: str | None) -> Instruments:
 
 
 def count_event(event: str, reason: str | None = None) -> None:
-    """An audit event, counted (meet_external/audit.py calls this for every event it logs)."""
+    """An audit event, counted (meet_external/ops/audit.py calls this for every event it logs)."""
     instruments = _instruments
     if instruments is None:
         return

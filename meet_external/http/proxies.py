@@ -7,8 +7,8 @@ from typing import Iterable
 
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from .http import valid_host
-from .ops import request_ids
+from ..ops import request_ids
+from .middleware import valid_host
 
 # The longest textual IP address (IPv4-mapped IPv6); nothing longer is ever a client address.
 MAX_ADDRESS_LENGTH = 45

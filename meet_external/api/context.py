@@ -8,11 +8,10 @@ from typing import Callable
 import flask
 from werkzeug.http import unquote_etag
 
-from models.clients import ClientAuthenticator
-from models.rooms import RoomPolicy
-
-from .auth.application import TokenSigner
-from .config import Config
+from ..auth.application import TokenSigner
+from ..config import Config
+from ..models.clients import ClientAuthenticator
+from ..models.rooms import RoomPolicy
 from .extension import PREFIX as EXTENSION_PREFIX
 
 EXTENSION = "meet_external"
@@ -35,7 +34,7 @@ def services() -> Services:
 
 def request_url() -> str:
     """This request's absolute URL without its query string, as the client wrote its path (the
-    extension's operations are routed under a prefix of their own: meet_external/paths.py)."""
+    extension's operations are routed under a prefix of their own: meet_external/http/paths.py)."""
     url = flask.request.base_url
     base_path = services().base_path
     return url.replace(f"{base_path}{EXTENSION_PREFIX}/", f"{base_path}/", 1)

@@ -7,7 +7,7 @@ import hashlib
 import json
 import re
 
-from .errors import ApiError
+from ..errors import ApiError
 
 HEADER = "Idempotency-Key"
 _KEY = re.compile(r"^[\x20-\x7e]{1,255}$")

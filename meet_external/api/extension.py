@@ -4,7 +4,7 @@ Meet's integrators ask for, and the file's list and retrieve as this server serv
 It is an OpenAPI document of its own, shipped beside the verbatim file and
 served at `<base path>/extensions/openapi.yaml` (and `.json`); Connexion routes
 its operations under `<base path>/extensions`, where the paths middleware sends
-them (meet_external/paths.py), so that the verbatim file is loaded as it is.
+them (meet_external/http/paths.py), so that the verbatim file is loaded as it is.
 
 The document as served says what this server's settings accept (`public` rooms only where
 they are allowed); Connexion validates with the document as shipped, so that a refused

@@ -2,7 +2,7 @@
 
 One table, built once from the two documents, the routes outside the base path (the probes,
 `/metrics`) and the documents' own pages, answers both questions, so that a request is named
-by the operation its path is served to: the path rule (meet_external/paths.py) and the error
+by the operation its path is served to: the path rule (meet_external/http/paths.py) and the error
 handler's `Allow` ask where a path goes and what it allows; the metrics and the logs ask which
 operation it names, and that operation's path template.
 
@@ -24,7 +24,7 @@ DOCS = "docs"
 OTHER = "other"
 # Connexion's own pages under the base path: the spec as JSON and YAML, and the Swagger UI
 # (`ui` redirects to `ui/`, whose files are flat: `ui/index.html`, `ui/swagger-ui.css`...);
-# then the extension document (meet_external/extension.py).
+# then the extension document (meet_external/api/extension.py).
 DOCUMENT_PATTERNS = (r"/openapi\.json", r"/openapi\.yaml", r"/ui", r"/ui/[^/]*",
                      r"/extensions/openapi\.json", r"/extensions/openapi\.yaml")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -48,7 +48,7 @@ class RouteTable:
     """The API's paths under the base path, the operation of each method, and the documents.
 
     `operations` are the file's; `extensions` those of the extension document, which Connexion
-    serves under `extension_prefix` (meet_external/extension.py). `routes` names the paths
+    serves under `extension_prefix` (meet_external/api/extension.py). `routes` names the paths
     outside the base path (path -> name), whatever the method.
     """
 

@@ -11,7 +11,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import ClientDisconnect, Request
 from werkzeug.http import parse_options_header
 
-from .errors import ApiError
+from ..errors import ApiError
 
 JSON = "application/json"
 # Methods that change nothing (RFC 9110 §9.2.1): their bodies, if any, are left to the app.

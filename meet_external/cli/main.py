@@ -11,8 +11,9 @@ from typing import List
 
 import peewee
 
-import models
-from models.applications import (
+from .. import models
+from ..config import Config, ConfigError
+from ..models.applications import (
     DEFAULT_SCOPES,
     KNOWN_SCOPES,
     InvalidDomain,
@@ -20,12 +21,10 @@ from models.applications import (
     UnknownApplication,
     UnknownScope,
 )
-from models.schema import Layout, SchemaError, require_servable
-from models.users import DuplicateEmail, InvalidEmail
-
+from ..models.schema import Layout, SchemaError, require_servable
+from ..models.users import DuplicateEmail, InvalidEmail
 from . import admin, demo
 from .admin import CommandError
-from .config import Config, ConfigError
 
 PROG = "meet-external"
 # Far longer than any request takes on a healthy database, and under Kubernetes' default grace
@@ -106,7 +105,7 @@ def cmd_init_db(args, config: Config, layout: Layout) -> None:
 
 
 def cmd_serve(args, config: Config) -> int:
-    from .serving import ServeOptions, serve  # uvicorn is imported only to serve
+    from ..server.serving import ServeOptions, serve  # uvicorn is imported only to serve
 
     if args.demo:
         demo.seed_and_print(demo.demo_config(config), args.host, args.port)
@@ -236,13 +235,13 @@ def _on_application(commands, name: str, text: str) -> argparse.ArgumentParser:
 
 
 class _Version(argparse.Action):
-    """`--version`: what `/__version__` says (meet_external/probes.py), as one line."""
+    """`--version`: what `/__version__` says (meet_external/ops/probes.py), as one line."""
 
     def __init__(self, option_strings, dest, help=None):
         super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
 
     def __call__(self, parser, namespace, values, option_string=None):
-        from .probes import version_info  # the web stack is imported only when asked
+        from ..ops.probes import version_info  # the web stack is imported only when asked
 
         info = version_info()
         commit = f" (commit {info['commit']})" if "commit" in info else ""

@@ -7,10 +7,9 @@ import hashlib
 import json
 import logging
 
-from . import metrics
-from .ops import logs, request_ids
+from . import logs, metrics, request_ids
 
-logger = logging.getLogger("meet_external.audit")
+logger = logging.getLogger("meet_external.ops.audit")
 FIELDS = ("user_id", "room_id", "client_address", "reason", "token_kind")
 MAX_FIELD_LENGTH = 255
 

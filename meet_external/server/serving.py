@@ -27,9 +27,9 @@ from typing import Iterator
 import uvicorn
 from uvicorn.server import Server
 
-from .config import Config, ConfigError
-from .internals import Multiprocess
-from .ops import logs
+from ..config import Config, ConfigError
+from ..internals import Multiprocess
+from ..ops import logs
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 ACCESS_LOG_ENV = "ACCESS_LOG"
@@ -51,7 +51,7 @@ class ServeOptions:
     @property
     def factory(self) -> str:
         # Each worker builds its app from this factory; the demo's reads the kept demo key
-        # from the database (meet_external/demo.py).
+        # from the database (meet_external/cli/demo.py).
         name = "create_demo_asgi_app" if self.demo else "create_asgi_app"
         return f"meet_external.asgi:{name}"
 
@@ -68,7 +68,7 @@ def serve(config: Config, options: ServeOptions) -> int:
             lifespan="on",  # with "auto", a failed start is swallowed and every request gets 500
             # httptools with a deadline for request heads (uvicorn has none); an import string,
             # so that each worker process loads it.
-            http="meet_external.slow_clients:HeaderTimeoutProtocol",
+            http="meet_external.server.slow_clients:HeaderTimeoutProtocol",
             timeout_keep_alive=KEEP_ALIVE_SECONDS,
             proxy_headers=False,  # the app applies uvicorn's middleware itself, from TRUSTED_PROXIES
             server_header=False,

@@ -1,14 +1,13 @@
 """The command line's `applications` and `users` actions (docs/operators.md); the parser and
-the one error path are in meet_external/cli.py."""
+the one error path are in meet_external/cli/main.py."""
 
 from __future__ import annotations
 
 import json
 
-from models import Application, User
-from models.users import validated_email
-
-from .config import Config
+from ..config import Config
+from ..models import Application, User
+from ..models.users import validated_email
 
 
 class CommandError(Exception):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from .internals import HttpToolsProtocol
+from ..internals import HttpToolsProtocol
 
 # A request head is a few hundred bytes, one packet; ten seconds is not a slow network but a
 # held connection (nginx: client_header_timeout 60 s, HAProxy's usual timeout http-request 10 s).

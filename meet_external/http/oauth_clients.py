@@ -16,8 +16,8 @@ from typing import Dict, Tuple
 
 from starlette.datastructures import Headers, MutableHeaders
 
-from .errors import ApiError
-from .http import JSON, media_type, parse_json, read_body, replay
+from ..errors import ApiError
+from .middleware import JSON, media_type, parse_json, read_body, replay
 
 FORM = "application/x-www-form-urlencoded"
 

@@ -6,12 +6,11 @@ import json
 import secrets
 import shlex
 
-import models
-from models import Application, User
-from models.applications import KNOWN_SCOPES
-from models.settings import ServerSetting
-
-from .config import HMAC_KEY_BYTES, Config
+from .. import models
+from ..config import HMAC_KEY_BYTES, Config
+from ..models import Application, User
+from ..models.applications import KNOWN_SCOPES
+from ..models.settings import ServerSetting
 
 DEMO_EMAIL = "demo@example.com"
 # Users the printed commands add to a room as its attendees.

@@ -6,15 +6,14 @@ credentials, the application's standing, the email, its domain, the user.
 
 from __future__ import annotations
 
-from models import User
-from models.clients import Braked, Client, ClientAuthenticator, ClientRefused
-from models.delegation import InactiveApplication, InactiveUser, UnknownUser
-from models.users import InvalidEmail, validated_email
-
-from . import audit
-from .auth.application import TokenSigner
-from .config import Config
-from .errors import INVALID_EMAIL, ApiError
+from ..config import Config
+from ..errors import INVALID_EMAIL, ApiError
+from ..models import User
+from ..models.clients import Braked, Client, ClientAuthenticator, ClientRefused
+from ..models.delegation import InactiveApplication, InactiveUser, UnknownUser
+from ..models.users import InvalidEmail, validated_email
+from ..ops import audit
+from .application import TokenSigner
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 

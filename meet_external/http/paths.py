@@ -1,11 +1,11 @@
 """Which paths the API serves: one rule for every path under the base path (docs/api-users.md).
 
-Where each path goes is the route table's to say (meet_external/routes.py).
+Where each path goes is the route table's to say (meet_external/http/routes.py).
 """
 
 from __future__ import annotations
 
-from .errors import ApiError
+from ..errors import ApiError
 from .routes import RouteTable
 
 
