@@ -165,10 +165,10 @@ def main(argv=None) -> int:
         from meet_external.app import create_app
         from meet_external.auth.application import TokenSigner
         from meet_external.config import Config
-        from meet_external.models.db import connection
-        from meet_external.models.room_pages import rooms_page
-        from meet_external.models.room_queries import visible_room
-        from meet_external.models.rooms import RoomPolicy
+        from meet_external.models.rooms.pages import rooms_page
+        from meet_external.models.rooms.policy import RoomPolicy
+        from meet_external.models.rooms.queries import visible_room
+        from meet_external.models.storage.db import connection, discard_connection
 
         config = Config.from_env()
         app = create_app(config)
@@ -263,7 +263,7 @@ def main(argv=None) -> int:
             ops_costs(results, n, clock, base, auth["small"])
         if args.stack:
             stack_costs(results, n, clock, config, base, auth["small"])
-        models.db.discard_connection()
+        discard_connection()
 
     width = max(map(len, results), default=10)
     print(f"\nper call, {args.db}, in process, mean of n calls after a warm-up")

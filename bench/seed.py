@@ -44,8 +44,8 @@ import peewee  # noqa: E402
 
 from meet_external import models  # noqa: E402
 from meet_external.models import Application, Resource, ResourceAccess, Room, User  # noqa: E402
-from meet_external.models.applications import KNOWN_SCOPES  # noqa: E402
-from meet_external.models.fields import JSONField  # noqa: E402
+from meet_external.models.tables.applications import KNOWN_SCOPES  # noqa: E402
+from meet_external.models.tables.fields import JSONField  # noqa: E402
 
 SMALL_EMAIL = "small@bench.example"
 BIG_EMAIL = "big@bench.example"
@@ -76,7 +76,7 @@ def _uuid_hex(rng: random.Random) -> str:
 
 
 def _stamp(moment: datetime.datetime) -> str:
-    """A UTC timestamp as the models store it (models/fields.py): the same text on SQLite, and
+    """A UTC timestamp as the models store it (models/tables/fields.py): the same text on SQLite, and
     `timestamp with time zone` input on PostgreSQL once "+00:00" is added."""
     return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
 

@@ -13,11 +13,13 @@ from ..api.context import (
 )
 from ..api.idempotency import HEADER, body_fingerprint, idempotency_key
 from ..api.pagination import page_links
-from ..models import room_changes, room_grants
-from ..models.idempotency import create_room_once
-from ..models.room_pages import RoomPage, rooms_page
-from ..models.room_queries import room_by_slug, visible_room
-from ..models.rooms import NewRoom, RoomVersion
+from ..models.rooms import changes as room_changes
+from ..models.rooms import grants as room_grants
+from ..models.rooms.creation import NewRoom
+from ..models.rooms.idempotency import create_room_once
+from ..models.rooms.pages import RoomPage, rooms_page
+from ..models.rooms.queries import room_by_slug, visible_room
+from ..models.rooms.views import RoomVersion
 from ..ops import audit
 
 

@@ -33,12 +33,12 @@ from .http.paths import SpecPaths
 from .http.proxies import TrustedProxies
 from .http.routes import RouteTable
 from .internals import replace_wsgi_app
-from .models.clients import ClientAuthenticator
-from .models.credentials import SecretCache
-from .models.db import connection, database
-from .models.rooms import RoomPolicy
-from .models.schema import require_servable
-from .models.throttle import FailureBrake
+from .models.access.clients import ClientAuthenticator
+from .models.access.credentials import SecretCache
+from .models.access.throttle import FailureBrake
+from .models.rooms.policy import RoomPolicy
+from .models.storage.db import connection, database
+from .models.storage.schema import require_servable
 from .ops import audit, error_reports, logs, metrics, probes, tracing
 from .ops.request_ids import RequestIds
 from .server.threads import HandlerThreads

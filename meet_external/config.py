@@ -16,7 +16,7 @@ import re
 import urllib.parse
 from typing import TYPE_CHECKING, Mapping, Tuple
 
-from .models.rooms import ACCESS_LEVELS
+from .models.tables.rooms import ACCESS_LEVELS
 from .ops.settings import OpsSettings, ops_settings
 
 if TYPE_CHECKING:  # the module imports this one
@@ -28,7 +28,7 @@ JWT_ALGORITHMS = ("HS256", "HS384", "HS512")
 HMAC_KEY_BYTES = {"HS256": hashlib.sha256().digest_size, "HS384": hashlib.sha384().digest_size,
                   "HS512": hashlib.sha512().digest_size}
 DEFAULT_DATABASE_URL = "sqlite:///meet_external.sqlite3"
-# The module the data layer (models/db.py) connects to PostgreSQL with, and what installs it.
+# The module the data layer (models/storage/db.py) connects to PostgreSQL with, and what installs it.
 POSTGRES_DRIVER = "psycopg"
 POSTGRES_INSTALL = "pip install 'meet-external[postgres]'"
 # Meet's own defaults for its DB_* settings (its Django settings), so that the environment of

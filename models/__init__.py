@@ -1,14 +1,14 @@
 """Peewee models of La Suite Meet's tables, the project's side tables, and the rules of the data."""
 
-from .applications import Application, ApplicationDomain
-from .base import NotFound
-from .db import bind, database
-from .idempotency import IdempotencyRecord
-from .rooms import Resource, ResourceAccess, Room, RoomCreation
-from .schema import MEET_TABLES, SIDE_TABLES, Layout, SchemaError, ensure_schema, open_schema
-from .settings import ServerSetting
-from .throttle import TokenFailureWindow
-from .users import User
+from .access.throttle import TokenFailureWindow
+from .rooms.idempotency import IdempotencyRecord
+from .storage.db import bind, database
+from .storage.schema import MEET_TABLES, SIDE_TABLES, Layout, SchemaError, ensure_schema, open_schema
+from .tables.applications import Application, ApplicationDomain
+from .tables.base import NotFound
+from .tables.rooms import Resource, ResourceAccess, Room, RoomCreation
+from .tables.settings import ServerSetting
+from .tables.users import User
 
 ALL_MODELS = MEET_TABLES + SIDE_TABLES
 
@@ -20,7 +20,7 @@ def open_database(url: str) -> Layout:
 
 
 def create_tables() -> Layout:
-    """Create what the database is missing for this server (see models/schema.py)."""
+    """Create what the database is missing for this server (see models/storage/schema.py)."""
     return ensure_schema(open_schema())
 
 

@@ -16,9 +16,11 @@ from meet_external import models
 from meet_external.app import create_app
 from meet_external.config import Config
 from meet_external.models import Application, User
-from meet_external.models import credentials as secret_hashing
-from meet_external.models.applications import KNOWN_SCOPES
-from meet_external.models.rooms import NewRoom, RoomPolicy, RoomView, create_room
+from meet_external.models.access import credentials as secret_hashing
+from meet_external.models.rooms.creation import NewRoom, create_room
+from meet_external.models.rooms.policy import RoomPolicy
+from meet_external.models.rooms.views import RoomView
+from meet_external.models.tables.applications import KNOWN_SCOPES
 from meet_external.ops import audit
 
 from .support import postgres

@@ -1,4 +1,4 @@
-"""Attached to a La Suite Meet database (models/schema.py): every supported layout, from Meet's
+"""Attached to a La Suite Meet database (models/storage/schema.py): every supported layout, from Meet's
 own schema dumps; rows read and written as Meet's Django code reads and writes them.
 
 Django itself (a test dependency only) makes and checks the secrets on Meet's side.
@@ -16,8 +16,8 @@ import pytest
 from psycopg.rows import dict_row
 
 from meet_external import models
-from meet_external.models.applications import KNOWN_SCOPES
-from meet_external.models.schema import SchemaError
+from meet_external.models.storage.schema import SchemaError
+from meet_external.models.tables.applications import KNOWN_SCOPES
 
 from .support import postgres
 from .support.constants import ROOMS_URL, SECRET_KEY, TOKEN_URL

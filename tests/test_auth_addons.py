@@ -12,7 +12,7 @@ import pytest
 
 from meet_external import models
 from meet_external.auth.settings import AddonSettings
-from meet_external.models.rooms import RoomCreation
+from meet_external.models.tables.rooms import RoomCreation
 
 from .conftest import ROOMS_URL, TOKEN_URL
 

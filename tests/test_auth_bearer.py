@@ -11,8 +11,8 @@ import pytest
 
 from meet_external import models
 from meet_external.models import User
-from meet_external.models.introspections import IntrospectionAnswer
-from meet_external.models.rooms import ResourceAccess, RoomCreation
+from meet_external.models.access.introspections import IntrospectionAnswer
+from meet_external.models.tables.rooms import ResourceAccess, RoomCreation
 
 from .support.authorization_server import APP_CLIENT_ID, AuthorizationServerProcess
 from .support.raw_http import raw_request

@@ -16,8 +16,8 @@ from meet_external import models
 from meet_external.auth.resource_server import ResourceServer
 from meet_external.config import Config
 from meet_external.models import User
-from meet_external.models.introspections import IntrospectionAnswer
-from meet_external.models.rooms import RoomCreation
+from meet_external.models.access.introspections import IntrospectionAnswer
+from meet_external.models.tables.rooms import RoomCreation
 
 from .conftest import ROOMS_URL, row_counts
 from .support.authorization_server import APP_CLIENT_ID, AuthorizationServerProcess

@@ -27,15 +27,16 @@ from meet_external import models
 from meet_external.cli import demo
 from meet_external.cli import main as cli_module
 from meet_external.config import Config
-from meet_external.models import Application, ApplicationDomain, ServerSetting, User, applications
-from meet_external.models.credentials import check_secret
+from meet_external.models import Application, ApplicationDomain, ServerSetting, User
+from meet_external.models.access.credentials import check_secret
+from meet_external.models.tables import applications
 
 from .support.constants import SECRET_KEY, TOKEN_URL
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PROG = "meet-external"
 ALL_SCOPES = ["rooms:list", "rooms:retrieve", "rooms:create"]
-# Every scope the model knows (models/applications.py), as a refusal lists them.
+# Every scope the model knows (models/tables/applications.py), as a refusal lists them.
 KNOWN_SCOPES = f"(known: {', '.join(applications.KNOWN_SCOPES)})"
 NO_KEY = (
     "APPLICATION_JWT_SECRET_KEY is not set: the server cannot sign tokens"

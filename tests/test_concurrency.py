@@ -21,7 +21,7 @@ import pytest
 
 from meet_external import models
 from meet_external.models import Resource, ResourceAccess, Room, RoomCreation
-from meet_external.models.applications import KNOWN_SCOPES
+from meet_external.models.tables.applications import KNOWN_SCOPES
 
 from .support.constants import ROOMS_URL, TOKEN_URL
 from .support.server import ServerProcess

@@ -423,7 +423,7 @@ def test_the_url_made_from_db_settings_reaches_what_it_names():
     url = Config.from_env({"DB_USER": "we ird@user", "DB_PASSWORD": "p@ss/w:rd?#",
                            "DB_NAME": "db/name", "DB_HOST": "db"}).database_url
     parts = urllib.parse.urlsplit(url)
-    # Exactly as models/db.py takes it apart.
+    # Exactly as models/storage/db.py takes it apart.
     assert (urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password),
             parts.hostname, parts.port, urllib.parse.unquote(parts.path.lstrip("/"))) == (
         "we ird@user", "p@ss/w:rd?#", "db", 5432, "db/name")

@@ -1,4 +1,4 @@
-"""Client secrets (models/credentials.py): Django's format both ways, the verified-secret cache,
+"""Client secrets (models/access/credentials.py): Django's format both ways, the verified-secret cache,
 failures that all cost the same, and slow checks one at a time on a low-priority thread."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import time
 import pytest
 
 from meet_external import models
-from meet_external.models import credentials as secret_hashing
-from meet_external.models.credentials import SlowChecks, check_secret, make_secret_hash
+from meet_external.models.access import credentials as secret_hashing
+from meet_external.models.access.credentials import SlowChecks, check_secret, make_secret_hash
 
 from .conftest import DJANGO_ITERATIONS, TOKEN_URL
 

@@ -1,4 +1,4 @@
-"""The database URL as models/db.py reads it, and the dialect chosen when it is bound."""
+"""The database URL as models/storage/db.py reads it, and the dialect chosen when it is bound."""
 
 from __future__ import annotations
 
@@ -8,8 +8,13 @@ import peewee
 import pytest
 
 from meet_external import models
-from meet_external.models.db import POSTGRES_CONNECTION_DEFAULTS, dialect, make_database, postgres_parameters
-from meet_external.models.dialect import POSTGRESQL, SQLITE
+from meet_external.models.storage.db import (
+    POSTGRES_CONNECTION_DEFAULTS,
+    dialect,
+    make_database,
+    postgres_parameters,
+)
+from meet_external.models.storage.dialect import POSTGRESQL, SQLITE
 
 
 def test_a_postgresql_url_is_read_over_the_projects_defaults():

@@ -17,8 +17,8 @@ import pytest
 
 from meet_external import models
 from meet_external.models import Application, User
-from meet_external.models.applications import KNOWN_SCOPES
-from meet_external.models.credentials import make_secret_hash
+from meet_external.models.access.credentials import make_secret_hash
+from meet_external.models.tables.applications import KNOWN_SCOPES
 
 from .support.server import ServerProcess
 

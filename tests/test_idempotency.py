@@ -115,7 +115,7 @@ def test_a_failed_first_request_frees_the_key(make_client, credentials, user, mo
     with make_client() as client:
         token = client.post(TOKEN_URL, json=credentials.token_request(user.email)).json()["access_token"]
         auth = {"Authorization": f"Bearer {token}"}
-        monkeypatch.setattr("meet_external.models.rooms.new_slug", lambda: "aaa-aaaa-aaa")
+        monkeypatch.setattr("meet_external.models.rooms.creation.new_slug", lambda: "aaa-aaaa-aaa")
         assert create(client, auth, "free").status_code == 201
         assert create(client, auth, "fails").status_code == 503  # every slug collides
         monkeypatch.undo()

@@ -3,7 +3,7 @@
 from meet_external import models  # noqa: F401 - every module's refusals defined
 from meet_external.errors import as_api_error
 from meet_external.models.refusals import FieldRefusal, Refusal
-from meet_external.models.room_changes import UnknownAttendees
+from meet_external.models.rooms.changes import UnknownAttendees
 
 
 def every_refusal(cls=Refusal):

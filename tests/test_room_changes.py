@@ -9,8 +9,8 @@ import pytest
 
 from meet_external import models
 from meet_external.models import Resource, ResourceAccess, Room, RoomCreation, User
-from meet_external.models.applications import KNOWN_SCOPES
-from meet_external.models.db import is_sqlite
+from meet_external.models.storage.db import is_sqlite
+from meet_external.models.tables.applications import KNOWN_SCOPES
 
 from .conftest import ROOMS_URL, TOKEN_URL, row_counts
 
@@ -363,7 +363,7 @@ def test_nothing_is_left_half_written_when_an_insert_fails(client, owner_headers
     client.patch(room_url(room["id"]), headers=owner_headers, json={"attendees": ["bob@example.org"]})
     before = row_counts()
     # The new member's row then breaks a NOT NULL column, after bob's access was deleted.
-    monkeypatch.setattr("meet_external.models.room_changes.now", lambda: None)
+    monkeypatch.setattr("meet_external.models.rooms.changes.now", lambda: None)
 
     response = client.patch(room_url(room["id"]), headers=owner_headers,
                             json={"access_level": "restricted", "attendees": ["carol@example.org"]})

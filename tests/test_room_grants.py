@@ -9,7 +9,7 @@ import pytest
 
 from meet_external import models
 from meet_external.models import ResourceAccess, User
-from meet_external.models.applications import KNOWN_SCOPES
+from meet_external.models.tables.applications import KNOWN_SCOPES
 
 from .conftest import ROOMS_URL, TOKEN_URL, row_counts
 

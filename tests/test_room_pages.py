@@ -1,4 +1,4 @@
-"""A page of rooms (models/room_pages.py): the statement reads it by the user or by a walk from
+"""A page of rooms (models/rooms/pages.py): the statement reads it by the user or by a walk from
 either end, chosen from the user's exact count inside the statement; always the same rows."""
 
 from __future__ import annotations
@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from meet_external import models
-from meet_external.models import room_pages
-from meet_external.models.delegation import Delegation, UnknownUser
-from meet_external.models.room_pages import BY_USER, NEWEST, NOTHING, OLDEST, rooms_page
-from meet_external.models.rooms import ResourceAccess
+from meet_external.models.access.delegation import Delegation, UnknownUser
+from meet_external.models.rooms import pages as room_pages
+from meet_external.models.rooms.pages import BY_USER, NEWEST, NOTHING, OLDEST, rooms_page
+from meet_external.models.tables.rooms import ResourceAccess
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 
 from meet_external import models
 from meet_external.models import ResourceAccess, Room
-from meet_external.models.applications import DEFAULT_SCOPES, KNOWN_SCOPES
+from meet_external.models.tables.applications import DEFAULT_SCOPES, KNOWN_SCOPES
 
 from .conftest import ROOMS_URL
 

@@ -1,4 +1,4 @@
-"""Who may see a room (models/room_visibility.py): the list, the slug filter, the retrieve and
+"""Who may see a room (models/rooms/visibility.py): the list, the slug filter, the retrieve and
 the change path, each its own statement, see the same rooms for every user."""
 
 from __future__ import annotations
@@ -8,13 +8,14 @@ import uuid
 import pytest
 
 from meet_external import models
-from meet_external.models import room_pages
-from meet_external.models.base import NotFound
-from meet_external.models.delegation import Delegation
-from meet_external.models.room_changes import NotRoomManager, RoomChanges, update_room
-from meet_external.models.room_pages import BY_USER, NEWEST, NOTHING, OLDEST, rooms_page
-from meet_external.models.room_queries import room_by_slug, visible_room
-from meet_external.models.rooms import MANAGERS, Resource, ResourceAccess, Room, RoomPolicy
+from meet_external.models.access.delegation import Delegation
+from meet_external.models.rooms import pages as room_pages
+from meet_external.models.rooms.changes import NotRoomManager, RoomChanges, update_room
+from meet_external.models.rooms.pages import BY_USER, NEWEST, NOTHING, OLDEST, rooms_page
+from meet_external.models.rooms.policy import RoomPolicy
+from meet_external.models.rooms.queries import room_by_slug, visible_room
+from meet_external.models.tables.base import NotFound
+from meet_external.models.tables.rooms import MANAGERS, Resource, ResourceAccess, Room
 
 
 @pytest.fixture
@@ -22,7 +23,7 @@ def rooms(make_user, make_room):
     """Alice owns one room, administers one and is a member of one; she has no access to a
     public room nor to a restricted one; a resource with no room gives her an access too.
     Bob's and Carol's further rooms, Dave a member of Carol's, are interleaved, so that the
-    list's walks probe rooms of others' (models/room_pages.py).
+    list's walks probe rooms of others' (models/rooms/pages.py).
     Returns the users by name, the rooms each sees with the role, and every room's id."""
     alice, bob, carol, dave = (make_user(f"{name}@example.com") for name in ("alice", "bob", "carol", "dave"))
     owned, administered, membered, public, restricted = (

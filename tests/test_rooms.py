@@ -150,7 +150,7 @@ def test_with_roomkit_on_rooms_get_a_pin_as_meet_gives_them(make_client, credent
 def test_slug_collisions_are_retried(client, auth, monkeypatch):
     first = client.post(ROOMS_URL, headers=auth).json()
     slugs = iter([first["slug"], first["slug"], "abc-defg-hij"])
-    monkeypatch.setattr("meet_external.models.rooms.new_slug", lambda: next(slugs))
+    monkeypatch.setattr("meet_external.models.rooms.creation.new_slug", lambda: next(slugs))
     response = client.post(ROOMS_URL, headers=auth)
     assert response.status_code == 201
     assert response.json()["slug"] == "abc-defg-hij"
@@ -163,7 +163,7 @@ def test_exhausted_pins_answer_503_and_store_nothing(make_client, credentials, u
         assert client.post(ROOMS_URL, headers=headers).status_code == 201
         with models.database.connection_context():
             taken = Room.select().first().pin_code
-        monkeypatch.setattr("meet_external.models.rooms.new_pin", lambda length: taken)
+        monkeypatch.setattr("meet_external.models.rooms.creation.new_pin", lambda length: taken)
         response = client.post(ROOMS_URL, headers=headers)
     assert response.status_code == 503
     assert response.json() == {"detail": "Could not allocate a unique room slug or PIN; try again."}

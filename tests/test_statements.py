@@ -1,5 +1,5 @@
-"""How many SQL statements each request sends (models/room_queries.py, models/rooms.py,
-models/clients.py): the principal check rides in the request's first statement."""
+"""How many SQL statements each request sends (models/rooms/queries.py, models/tables/rooms.py,
+models/access/clients.py): the principal check rides in the request's first statement."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import logging
 import pytest
 
 from meet_external import models
-from meet_external.models.db import is_sqlite
+from meet_external.models.storage.db import is_sqlite
 
 from .conftest import ROOMS_URL, TOKEN_URL
 
@@ -74,7 +74,8 @@ def test_a_token_for_a_cached_secret_is_two_statements(client, credentials, user
 
 def test_postgresql_sessions_keep_generic_plans_without_jit_or_parallel_workers(client, auth, warm):
     if is_sqlite():
-        pytest.skip("PostgreSQL's session settings (models/db.py): runs with MEET_TEST_DATABASE=postgresql")
+        pytest.skip("PostgreSQL's session settings (models/storage/db.py): "
+                    "runs with MEET_TEST_DATABASE=postgresql")
     with models.database.connection_context():
         settings = [models.database.execute_sql(f"SHOW {name}").fetchone()[0]
                     for name in ("plan_cache_mode", "jit", "max_parallel_workers_per_gather")]

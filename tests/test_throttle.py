@@ -7,7 +7,7 @@ import httpx
 
 from meet_external import models
 from meet_external.config import RateLimit as rate_limit
-from meet_external.models.throttle import FailureBrake, TokenFailureWindow
+from meet_external.models.access.throttle import FailureBrake, TokenFailureWindow
 
 from .conftest import TOKEN_URL
 from .support.server import ServerProcess

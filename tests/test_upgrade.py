@@ -1,4 +1,5 @@
-"""A database of meet-external 0.1, migrated in place to Meet's layout by `init-db` (models/upgrade.py).
+"""A database of meet-external 0.1, migrated in place to Meet's layout by `init-db`
+(models/storage/upgrade.py).
 
 The fixtures were made by 0.1's own code: three users (one inactive), two applications
 (one inactive, one with two domains, their SHA-256 secrets known below), four rooms (one

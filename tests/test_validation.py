@@ -10,7 +10,7 @@ import pytest
 from jsonschema import Draft4Validator
 
 from meet_external.api import validation
-from meet_external.models.fields import storable_text
+from meet_external.models.tables.fields import storable_text
 
 from .conftest import ROOMS_URL, TOKEN_URL, row_counts
 

@@ -1,1 +1,1 @@
-"""TODO package docstring"""
+"""The API's rules around the file: validation, the extension document, pages, idempotency."""

@@ -10,8 +10,8 @@ from werkzeug.http import unquote_etag
 
 from ..auth.application import TokenSigner
 from ..config import Config
-from ..models.clients import ClientAuthenticator
-from ..models.rooms import RoomPolicy
+from ..models.access.clients import ClientAuthenticator
+from ..models.rooms.policy import RoomPolicy
 from .extension import PREFIX as EXTENSION_PREFIX
 
 EXTENSION = "meet_external"

@@ -18,7 +18,7 @@ from jsonschema import FormatChecker, ValidationError
 from ..errors import INVALID_EMAIL, ApiError, field_error
 from ..http.middleware import parse_json, read_body, replay
 from ..internals import Draft4RequestValidator, body_required, body_schema
-from ..models.fields import storable_text
+from ..models.tables.fields import storable_text
 
 _INTEGER = re.compile(r"-?[0-9]+")  # with fullmatch: `$` would also match before a final "\n"
 _validators: Dict[int, Tuple[dict, Draft4RequestValidator]] = {}

@@ -6,7 +6,7 @@ Meet signs them with ADDONS_TOKEN_SECRET_KEY (`JwtTokenService.generate_jwt`): `
 
 from __future__ import annotations
 
-from ..models.delegation import ADDON, Delegation
+from ..models.access.delegation import ADDON, Delegation
 from .application import user_uuid
 from .jwts import HmacJwt, unauthorized
 from .settings import AddonSettings

@@ -8,7 +8,7 @@ import uuid
 import jwt
 
 from ..config import Config
-from ..models.delegation import APPLICATION, Delegation, UnknownUser
+from ..models.access.delegation import APPLICATION, Delegation, UnknownUser
 from .jwts import HmacJwt, unauthorized
 
 

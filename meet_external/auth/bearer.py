@@ -4,7 +4,7 @@ Application token, then add-on token, then resource-server token (docs/operators
 a bearer that is not one kind's JWT is tried as the next kind. Security functions run on
 the event loop: the JWT kinds are CPU checks; introspection is awaited, with the database
 work it needs on threads. Whether the user (and, for application tokens, the application)
-may still act is read by the handler's first statement (models/delegation.py).
+may still act is read by the handler's first statement (models/access/delegation.py).
 """
 
 from __future__ import annotations

@@ -9,9 +9,9 @@ from __future__ import annotations
 from ..config import Config
 from ..errors import INVALID_EMAIL, ApiError
 from ..models import User
-from ..models.clients import Braked, Client, ClientAuthenticator, ClientRefused
-from ..models.delegation import InactiveApplication, InactiveUser, UnknownUser
-from ..models.users import InvalidEmail, validated_email
+from ..models.access.clients import Braked, Client, ClientAuthenticator, ClientRefused
+from ..models.access.delegation import InactiveApplication, InactiveUser, UnknownUser
+from ..models.tables.users import InvalidEmail, validated_email
 from ..ops import audit
 from .application import TokenSigner
 

@@ -21,9 +21,9 @@ import logging
 import time
 from typing import Dict
 
-from ..models.db import connection
-from ..models.delegation import RESOURCE_SERVER, Delegation, UnknownUser
-from ..models.introspections import IntrospectionAnswer, KeptAnswer, user_for_sub
+from ..models.access.delegation import RESOURCE_SERVER, Delegation, UnknownUser
+from ..models.access.introspections import IntrospectionAnswer, KeptAnswer, user_for_sub
+from ..models.storage.db import connection
 from .introspection import Introspector
 from .jwts import INVALID_TOKEN, unauthorized
 from .scopes import scope_values

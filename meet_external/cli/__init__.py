@@ -1,1 +1,1 @@
-"""TODO package docstring"""
+"""The `meet-external` command line: its parser, the operators' actions, `serve --demo`."""

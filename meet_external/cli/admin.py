@@ -7,7 +7,7 @@ import json
 
 from ..config import Config
 from ..models import Application, User
-from ..models.users import validated_email
+from ..models.tables.users import validated_email
 
 
 class CommandError(Exception):

@@ -9,8 +9,8 @@ import shlex
 from .. import models
 from ..config import HMAC_KEY_BYTES, Config
 from ..models import Application, User
-from ..models.applications import KNOWN_SCOPES
-from ..models.settings import ServerSetting
+from ..models.tables.applications import KNOWN_SCOPES
+from ..models.tables.settings import ServerSetting
 
 DEMO_EMAIL = "demo@example.com"
 # Users the printed commands add to a room as its attendees.

@@ -13,7 +13,8 @@ import peewee
 
 from .. import models
 from ..config import Config, ConfigError
-from ..models.applications import (
+from ..models.storage.schema import Layout, SchemaError, require_servable
+from ..models.tables.applications import (
     DEFAULT_SCOPES,
     KNOWN_SCOPES,
     InvalidDomain,
@@ -21,8 +22,7 @@ from ..models.applications import (
     UnknownApplication,
     UnknownScope,
 )
-from ..models.schema import Layout, SchemaError, require_servable
-from ..models.users import DuplicateEmail, InvalidEmail
+from ..models.tables.users import DuplicateEmail, InvalidEmail
 from . import admin, demo
 from .admin import CommandError
 

@@ -1,1 +1,1 @@
-"""TODO package docstring"""
+"""HTTP plumbing around Connexion: routes, the path rule, bodies, proxies, OAuth forms."""

@@ -24,8 +24,8 @@ from typing import Dict
 import connexion
 
 from .. import __version__
-from ..models.db import connection
-from ..models.schema import Layout, require_same_layout
+from ..models.storage.db import connection
+from ..models.storage.schema import Layout, require_same_layout
 
 # Written into the package when an image is built (Dockerfile: COMMIT, SOURCE); absent in a
 # checkout, where the commit is not known.

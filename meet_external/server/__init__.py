@@ -1,1 +1,1 @@
-"""TODO package docstring"""
+"""The server process: uvicorn's settings, slow clients, handler threads, quiet dependency warnings."""

@@ -2,7 +2,7 @@
 
 Connexion runs the Flask app through a2wsgi, in one pool of threads. A token
 request may wait for a slow secret check (a quarter of a second of PBKDF2,
-one at a time per process: models/credentials.py); in a shared pool, a burst
+one at a time per process: models/access/credentials.py); in a shared pool, a burst
 of wrong secrets would fill every thread with waiting token requests and
 /rooms would queue behind them. Two pools of the same Flask app keep them
 apart: token requests wait for a thread of their own pool, on the event

@@ -39,9 +39,10 @@ def fresh_database(sql_file: pathlib.Path | None = None):
         yield url
     finally:
         from meet_external import models
+        from meet_external.models.storage.db import discard_connection
 
         if models.database.obj is not None:
-            models.db.discard_connection()
+            discard_connection()
         with admin.cursor() as cursor:
             cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()

@@ -10,10 +10,10 @@ from typing import Dict, Iterable, Tuple
 
 import peewee
 
+from ..storage.db import dialect, lock_name, write_transaction
+from ..storage.prepared import Prepared
 from .base import MeetTable
-from .db import dialect, lock_name, write_transaction
 from .fields import JSONField, TimestampField, now
-from .prepared import Prepared
 
 # Close to the usual validators' rule: a dot-atom local part and a domain of
 # labels with a letter TLD, or an IDNA one (`xn--...`). Not RFC 5322 in full: quoted
@@ -133,7 +133,7 @@ User.add_index(User.index(peewee.fn.LOWER(User.email), unique=True, where=User.s
 
 # Of several users with one email, the one the person logs in with (a `sub`), then the oldest.
 _PREFERRED_FIRST = (User.sub.is_null(), User.created_at, User.id)
-# The project's own index (models/schema.py) serves these lookups on every Meet version.
+# The project's own index (models/storage/schema.py) serves these lookups on every Meet version.
 _BY_EMAIL = Prepared(lambda: (
     User.select()
     .where(peewee.fn.LOWER(User.email) == peewee.fn.LOWER(""))

@@ -10,11 +10,11 @@ from typing import Iterable, List, Tuple
 
 import peewee
 
+from ..access.credentials import make_secret_hash
+from ..storage.db import database, dialect, write_transaction
+from ..storage.prepared import Prepared
 from .base import MeetTable
-from .credentials import make_secret_hash
-from .db import database, dialect, write_transaction
 from .fields import ScopesField, TimestampField, now, storable_text
-from .prepared import Prepared
 
 # The scopes of the file's operations; the two "coming soon" ones of Meet's
 # ApplicationScope, and rooms:grant-access (Meet's pull request #1682), are granted
@@ -74,7 +74,7 @@ class Application(MeetTable):
     name = peewee.CharField(max_length=255)
     is_active = peewee.BooleanField(default=True)
     client_id = peewee.CharField(max_length=MAX_CLIENT_ID_LENGTH, unique=True)
-    # A Django password hash of the secret (models/credentials.py); never the secret.
+    # A Django password hash of the secret (models/access/credentials.py); never the secret.
     client_secret = peewee.CharField(max_length=255)
     scopes = ScopesField(default=list)
 

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from .applications import Application, ApplicationDomain
-from .credentials import LEGACY_SHA256
+from ..access.credentials import LEGACY_SHA256
+from ..access.throttle import TokenFailureWindow
+from ..rooms.idempotency import IdempotencyRecord
+from ..tables.applications import Application, ApplicationDomain
+from ..tables.rooms import Resource, ResourceAccess, Room, RoomCreation
+from ..tables.settings import ServerSetting
+from ..tables.users import User, unusable_password
 from .db import database, write_transaction
-from .idempotency import IdempotencyRecord
-from .rooms import Resource, ResourceAccess, Room, RoomCreation
-from .settings import ServerSetting
-from .throttle import TokenFailureWindow
-from .users import User, unusable_password
 
 BATCH = 500
 LEGACY_TABLES = (

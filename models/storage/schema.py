@@ -8,7 +8,7 @@ Three kinds of database are served:
   tables; this project adds only its `meet_external_*` side tables and indexes, and
   reads the layout's differences (column names, columns that exist) from the catalog;
 - a database of meet-external 0.1 (its own earlier layout): migrated by `init-db`
-  (models/upgrade.py), refused by `serve` until then.
+  (models/storage/upgrade.py), refused by `serve` until then.
 """
 
 from __future__ import annotations
@@ -18,16 +18,16 @@ import re
 
 import peewee
 
-from .applications import Application, ApplicationDomain
-from .credentials import VerifiedSecret
+from ..access.credentials import VerifiedSecret
+from ..access.introspections import IntrospectionAnswer
+from ..access.throttle import TokenFailureWindow
+from ..refusals import RETRY_SOON, Refusal
+from ..rooms.idempotency import IdempotencyRecord
+from ..tables.applications import Application, ApplicationDomain
+from ..tables.rooms import Resource, ResourceAccess, Room, RoomCreation
+from ..tables.settings import ServerSetting
+from ..tables.users import User
 from .db import database, dialect
-from .idempotency import IdempotencyRecord
-from .introspections import IntrospectionAnswer
-from .refusals import RETRY_SOON, Refusal
-from .rooms import Resource, ResourceAccess, Room, RoomCreation
-from .settings import ServerSetting
-from .throttle import TokenFailureWindow
-from .users import User
 
 MEET_TABLES = (User, Resource, Room, ResourceAccess, Application, ApplicationDomain)
 SIDE_TABLES = (ServerSetting, RoomCreation, IdempotencyRecord, TokenFailureWindow, VerifiedSecret,
@@ -39,7 +39,7 @@ LEGACY_TABLES = ("meet_users", "meet_applications", "meet_rooms", "meet_room_acc
 INDEXES = (
     ("meet_external_user_email_lower", "meet_user", "lower(email)"),
     ("meet_external_resource_created", "meet_resource", "created_at, id"),
-    # A room's creation time by its id, from the index alone (models/room_pages.py).
+    # A room's creation time by its id, from the index alone (models/rooms/pages.py).
     ("meet_external_resource_id_created", "meet_resource", "id, created_at"),
 )
 

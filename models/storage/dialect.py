@@ -20,7 +20,7 @@ class Dialect:
     """The operations and facts that differ between the two databases; PostgreSQL's here."""
 
     name = "postgresql"
-    # The abstract column types of models/fields.py, as Meet's migrations make them.
+    # The abstract column types of models/tables/fields.py, as Meet's migrations make them.
     column_types = {
         "TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE",
         "JSONB": "JSONB",
@@ -35,7 +35,7 @@ class Dialect:
     server_closes_connections = True
     # One statement may insert into several tables (data-modifying CTEs): a room is one round trip.
     data_modifying_ctes = True
-    # How an error names a missing table or column, besides its SQLSTATE (models/db.py).
+    # How an error names a missing table or column, besides its SQLSTATE (models/storage/db.py).
     missing_object_messages: tuple = ()
     # Indexes are built without blocking writers, which leaves an invalid index if interrupted.
     builds_indexes_concurrently = True
@@ -64,7 +64,7 @@ class Dialect:
         """A LEFT JOIN of `table` AS `alias` on `alias.column = key`, one probe of the key per row.
 
         LATERAL ... OFFSET 0: as a plain join, a plan made without statistics hashed the
-        whole table (models/room_pages.py).
+        whole table (models/rooms/pages.py).
         """
         return (f"LEFT JOIN LATERAL (SELECT * FROM {table} {alias}0"
                 f" WHERE {alias}0.{column} = {key} OFFSET 0) {alias} ON true")
@@ -95,7 +95,7 @@ class Dialect:
 
 class SqliteDialect(Dialect):
     """SQLite's differences: JSON text for Meet's types, no row locks (its writers take turns,
-    models/db.py), nested-loop joins only."""
+    models/storage/db.py), nested-loop joins only."""
 
     name = "sqlite"
     column_types = {
@@ -111,7 +111,7 @@ class SqliteDialect(Dialect):
     missing_object_messages = ("no such table", "no such column")  # SQLite says it in words
     builds_indexes_concurrently = False
     immediate_constraints = None  # checked at COMMIT, inside the write transaction
-    name_lock = None  # its writers already run one at a time (models/db.py, write_transaction)
+    name_lock = None  # its writers already run one at a time (models/storage/db.py, write_transaction)
 
     def param(self, name: str) -> str:
         return f":{name}"
@@ -123,7 +123,7 @@ class SqliteDialect(Dialect):
         return peewee.fn.json_group_array(value)
 
     def use_index(self, name: str) -> str:
-        # Without statistics SQLite may prefer another index (models/room_pages.py).
+        # Without statistics SQLite may prefer another index (models/rooms/pages.py).
         return f"INDEXED BY {name}"
 
     def row_by_key_join(self, table: str, alias: str, column: str, key: str) -> str:

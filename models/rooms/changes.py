@@ -1,7 +1,7 @@
 """Changing a room's attendees and settings, and deleting a room, in Meet's tables.
 
 The rules are in docs/contract-decisions.md (Attendees; Deleting a room; Conditional
-requests); granting a role (models/room_grants.py) stands on the same footing. Every
+requests); granting a role (models/rooms/grants.py) stands on the same footing. Every
 operation takes the room's `meet_room` row first, locked, in one write transaction: two
 changes of one room run one after the other, and the one that comes second sees what the
 first left (a deleted room is a 404). An `If-Match` is compared there too, with the room as
@@ -16,29 +16,18 @@ from typing import Callable, Dict, List, Sequence, Tuple
 
 import peewee
 
-from .applications import Application
-from .base import NotFound
-from .db import database, dialect, write_transaction
-from .delegation import Delegation, require_current_standing
-from .fields import now
-from .prepared import Prepared, RowInsert
-from .refusals import FieldRefusal, Refusal
-from .room_visibility import role_among
-from .rooms import (
-    MANAGERS,
-    MEMBER,
-    OWNER,
-    ROOM_COLUMNS,
-    Resource,
-    ResourceAccess,
-    Room,
-    RoomCreation,
-    RoomPolicy,
-    RoomVersion,
-    RoomView,
-    sorted_attendees,
-)
-from .users import InvalidEmail, User, email_domain, validated_email
+from ..access.delegation import Delegation, require_current_standing
+from ..refusals import FieldRefusal, Refusal
+from ..storage.db import database, dialect, write_transaction
+from ..storage.prepared import Prepared, RowInsert
+from ..tables.applications import Application
+from ..tables.base import NotFound
+from ..tables.fields import now
+from ..tables.rooms import MANAGERS, MEMBER, OWNER, ROOM_COLUMNS, Resource, ResourceAccess, Room, RoomCreation
+from ..tables.users import InvalidEmail, User, email_domain, validated_email
+from .policy import RoomPolicy
+from .views import RoomVersion, RoomView, sorted_attendees
+from .visibility import role_among
 
 # An If-Match header as a test of the room's current ETag (None: no header, no condition).
 Precondition = Callable[[str], bool] | None
@@ -279,7 +268,7 @@ def _locked_room_statement():
     return dialect().for_update(Room.select(*ROOM_COLUMNS).where(Room.resource == _ANY))
 
 
-# Rendered once per process (models/prepared.py): built by Peewee per request, a PATCH of 20
+# Rendered once per process (models/storage/prepared.py): built by Peewee per request, a PATCH of 20
 # attendees ran at 0.36-0.39x the create rate, rendered once at 0.60-0.74x (bench/run.py's
 # patch_20 against create in the same run; docs/performance.md).
 _LOCKED_ROOM = Prepared(_locked_room_statement)

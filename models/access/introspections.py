@@ -9,10 +9,10 @@ from typing import NamedTuple
 
 import peewee
 
-from .base import SideTable
-from .db import write_transaction
-from .fields import UTC, TimestampField, now
-from .users import User
+from ..storage.db import write_transaction
+from ..tables.base import SideTable
+from ..tables.fields import UTC, TimestampField, now
+from ..tables.users import User
 
 
 class KeptAnswer(NamedTuple):

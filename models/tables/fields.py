@@ -2,7 +2,7 @@
 
 Meet's columns are `timestamp with time zone`, `jsonb` and `varchar(50)[]`; SQLite has none of
 these, so each field below names an abstract type that each dialect spells
-(`Dialect.column_types`, models/dialect.py) and converts values as the bound database's
+(`Dialect.column_types`, models/storage/dialect.py) and converts values as the bound database's
 dialect says.
 """
 
@@ -13,7 +13,7 @@ import json
 
 import peewee
 
-from .db import dialect
+from ..storage.db import dialect
 
 UTC = datetime.timezone.utc
 

@@ -1,7 +1,7 @@
 """One page of a user's rooms, with their count and the principal check, in one statement.
 
 The rule: a user's rooms are those the user sees (an access of any role,
-models/room_visibility.py); newest first by the room's creation time
+models/rooms/visibility.py); newest first by the room's creation time
 (`meet_resource.created_at`), then id. Meet's layout puts the access (with the user)
 and the creation time in two tables, so no one index serves every user: the statement
 reads a page one of three ways, all giving the same rows.
@@ -33,13 +33,13 @@ from __future__ import annotations
 
 from typing import Dict, List, NamedTuple
 
-from .applications import Application
-from .db import database, dialect
-from .delegation import Delegation, require_standing
-from .dialect import Dialect
-from .room_visibility import access_sql, accesses_sql
-from .rooms import RoomView
-from .users import User
+from ..access.delegation import Delegation, require_standing
+from ..storage.db import database, dialect
+from ..storage.dialect import Dialect
+from ..tables.applications import Application
+from ..tables.users import User
+from .views import RoomView
+from .visibility import access_sql, accesses_sql
 
 # Past this an OFFSET means nothing (no user has 2**62 rooms); SQL integers stop at 2**63.
 MAX_OFFSET = 2 ** 62
@@ -120,7 +120,7 @@ ORDER BY p.created_at DESC, p.id DESC"""
 # The room's creation time, one probe of the project's index on meet_resource (id, created_at),
 # read from the index alone (on PostgreSQL where the visibility map allows). SQLite is told the
 # index: without statistics it prefers the primary key's, then reads the table's row as well
-# (`serve` and `init-db` make the index, models/schema.py).
+# (`serve` and `init-db` make the index, models/storage/schema.py).
 _ROOM_TIME = "(SELECT s.created_at FROM meet_resource s {time_index} WHERE s.id = x.resource_id)"
 # A scalar subquery, not EXISTS: planners turn EXISTS into a join and may then sort
 # everything; a scalar subquery stays a per-row probe of the (user_id, resource_id) index.
@@ -147,7 +147,7 @@ def _render(spoken: Dialect) -> str:
         "room_join": spoken.row_by_key_join("meet_room", "r", "resource_id", "p.id"),
     }
     room_time = _ROOM_TIME.format(time_index=spoken.use_index("meet_external_resource_id_created"))
-    # Who sees which room (models/room_visibility.py): the rooms counted, walked and read.
+    # Who sees which room (models/rooms/visibility.py): the rooms counted, walked and read.
     visible = {"accesses": accesses_sql(marks["user"]), "accesses_x": accesses_sql(marks["user"], "x"),
                "owned": _OWNED.format(access=access_sql(marks["user"], "w.id", "x"))}
     return _STATEMENT.format(room_time=room_time, **visible,

@@ -6,9 +6,9 @@ room visible, neither its `access_level` nor having been created through this AP
 user does not see answers as one that does not exist (docs/contract-decisions.md).
 
 The rule is written here in the three forms its readers need: as hand-written SQL for the
-page statement (models/room_pages.py), as a Peewee condition for the one-room statements
-(models/room_queries.py), and over a room's accesses read whole, under the room's lock, by the
-changes (models/room_changes.py, models/room_grants.py). tests/test_room_visibility.py checks
+page statement (models/rooms/pages.py), as a Peewee condition for the one-room statements
+(models/rooms/queries.py), and over a room's accesses read whole, under the room's lock, by the
+changes (models/rooms/changes.py, models/rooms/grants.py). tests/test_room_visibility.py checks
 that the three agree.
 """
 
@@ -19,7 +19,7 @@ from typing import Mapping
 
 import peewee
 
-from .rooms import ResourceAccess
+from ..tables.rooms import ResourceAccess
 
 _TABLE = ResourceAccess._meta.table_name
 _USER = ResourceAccess.user.column_name

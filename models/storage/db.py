@@ -20,8 +20,8 @@ import urllib.parse
 import peewee
 from playhouse import db_url
 
+from ..refusals import RETRY_SOON, Refusal
 from .dialect import POSTGRESQL, SQLITE, Dialect
-from .refusals import RETRY_SOON, Refusal
 
 database = peewee.DatabaseProxy()
 
@@ -40,7 +40,7 @@ POSTGRES_CONNECTION_DEFAULTS = {
     # Short OLTP statements: JIT compilation (tens of ms, triggered by the cost estimates of
     # the page walks) and parallel workers (a process start per statement) only slow them.
     # Prepared statements keep their generic plan: each statement is written for one plan
-    # (models/room_pages.py names the page's reading itself), and PostgreSQL's default of
+    # (models/rooms/pages.py names the page's reading itself), and PostgreSQL's default of
     # re-planning when a custom plan looks cheaper held the 10-room list well below its rate
     # with generic plans (docs/performance.md, `python bench/run.py --db postgresql --quick`).
     "options": ("-c statement_timeout=15000 -c jit=off -c max_parallel_workers_per_gather=0"
@@ -73,7 +73,7 @@ class TablesMissing(DatabaseUnavailable):
     logged_as = "database tables missing"
 
 
-# PostgreSQL's undefined_table and undefined_column (SQLite's words: models/dialect.py).
+# PostgreSQL's undefined_table and undefined_column (SQLite's words: models/storage/dialect.py).
 _MISSING_SQLSTATES = ("42P01", "42703")
 
 
@@ -144,7 +144,7 @@ def bind(url: str) -> peewee.Database:
 
 
 def dialect() -> Dialect:
-    """The dialect of the database the models are bound to (models/dialect.py)."""
+    """The dialect of the database the models are bound to (models/storage/dialect.py)."""
     return _bound.dialect
 
 

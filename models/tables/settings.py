@@ -2,8 +2,8 @@
 
 import peewee
 
+from ..storage.db import write_transaction
 from .base import SideTable
-from .db import write_transaction
 from .fields import TimestampField, now
 
 

@@ -1,26 +1,21 @@
 """Granting a user a role in a room (`POST /rooms/{id}/grant-access/`), in Meet's tables.
 
 The rules are in docs/contract-decisions.md (Granting access). Like a PATCH, a grant takes
-the room's row first, locked, in one write transaction (models/room_changes.py): a grant and
+the room's row first, locked, in one write transaction (models/rooms/changes.py): a grant and
 a PATCH of one room run one after the other, and neither loses the other's accesses.
 """
 
 from __future__ import annotations
 
-from .db import write_transaction
-from .delegation import Delegation
-from .fields import now
-from .refusals import FieldRefusal
-from .room_changes import (
-    NotRoomManager,
-    UpdatedRoom,
-    managed_room,
-    members_of,
-    provisioned_users,
-    room_uuid_of,
-)
-from .rooms import ADMINISTRATOR, MEMBER, OWNER, ResourceAccess, RoomPolicy, RoomVersion
-from .users import InvalidEmail, User, validated_email
+from ..access.delegation import Delegation
+from ..refusals import FieldRefusal
+from ..storage.db import write_transaction
+from ..tables.fields import now
+from ..tables.rooms import ADMINISTRATOR, MEMBER, OWNER, ResourceAccess
+from ..tables.users import InvalidEmail, User, validated_email
+from .changes import NotRoomManager, UpdatedRoom, managed_room, members_of, provisioned_users, room_uuid_of
+from .policy import RoomPolicy
+from .views import RoomVersion
 
 GRANTABLE_ROLES = (ADMINISTRATOR, MEMBER)
 

@@ -26,8 +26,8 @@ from typing import NamedTuple
 
 import peewee
 
-from .base import SideTable
-from .fields import TimestampField, now
+from ..tables.base import SideTable
+from ..tables.fields import TimestampField, now
 
 logger = logging.getLogger("meet_external.credentials")
 

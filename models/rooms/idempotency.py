@@ -8,13 +8,15 @@ from typing import Tuple
 
 import peewee
 
-from .base import NotFound, SideTable
-from .db import fresh_connection, write_transaction
-from .delegation import Delegation, require_current_standing
-from .fields import TimestampField, now
-from .refusals import Refusal
-from .room_queries import visible_room
-from .rooms import NewRoom, RoomPolicy, RoomVersion, create_room
+from ..access.delegation import Delegation, require_current_standing
+from ..refusals import Refusal
+from ..storage.db import fresh_connection, write_transaction
+from ..tables.base import NotFound, SideTable
+from ..tables.fields import TimestampField, now
+from .creation import NewRoom, create_room
+from .policy import RoomPolicy
+from .queries import visible_room
+from .views import RoomVersion
 
 RETENTION = datetime.timedelta(hours=24)
 # A first request that has not finished after this long is taken to have died.

@@ -2,9 +2,9 @@
 
 import peewee
 
-from .db import database
+from ..refusals import Refusal
+from ..storage.db import database
 from .fields import now
-from .refusals import Refusal
 
 
 class MeetTable(peewee.Model):

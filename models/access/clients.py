@@ -6,7 +6,7 @@ The order of the work is what makes it safe and fast:
 2. a braked pair is refused before any secret is looked at;
 3. a secret that matches the cache is right, at the cost of one HMAC;
 4. otherwise an attempt is reserved in the brake (one atomic statement), and the
-   slow check runs (models/credentials.py): for an unknown client_id, a wrong
+   slow check runs (models/access/credentials.py): for an unknown client_id, a wrong
    secret and an uncached right one alike, so timing tells them apart only for
    a secret already proven right;
 5. a right secret gives its attempt back and is cached.
@@ -18,9 +18,9 @@ from typing import NamedTuple
 
 import peewee
 
-from .applications import Application, ApplicationDomain, could_be_client_id
+from ..storage.prepared import Prepared
+from ..tables.applications import Application, ApplicationDomain, could_be_client_id
 from .credentials import SecretCache, SlowChecks, VerifiedSecret, check_stored_secret
-from .prepared import Prepared
 from .throttle import FailureBrake, TokenFailureWindow, client_key
 
 

@@ -1,7 +1,7 @@
 """Reading one room: by id (retrieve) or by slug (the list's `slug` filter), with the user's
 standing, role and the room's attendees, in one statement.
 
-(Pages of rooms are models/room_pages.py.)
+(Pages of rooms are models/rooms/pages.py.)
 """
 
 from __future__ import annotations
@@ -12,22 +12,14 @@ from typing import List, NamedTuple, Tuple
 
 import peewee
 
-from .base import NotFound
-from .db import dialect
-from .delegation import Delegation, principal_columns, require_standing
-from .prepared import Prepared
-from .room_visibility import sees
-from .rooms import (
-    MANAGERS,
-    MEMBER,
-    ROOM_COLUMNS,
-    ResourceAccess,
-    Room,
-    RoomVersion,
-    RoomView,
-    sorted_attendees,
-)
-from .users import User
+from ..access.delegation import Delegation, principal_columns, require_standing
+from ..storage.db import dialect
+from ..storage.prepared import Prepared
+from ..tables.base import NotFound
+from ..tables.rooms import MANAGERS, MEMBER, ROOM_COLUMNS, ResourceAccess, Room
+from ..tables.users import User
+from .views import RoomVersion, RoomView, sorted_attendees
+from .visibility import sees
 
 _ANY = uuid.UUID(int=0)
 
@@ -59,7 +51,7 @@ def _members_emails() -> peewee.Select:
 
 def _one_room_statement(where) -> peewee.Select:
     """The user's standing, then the room that `where` names if the user sees it
-    (models/room_visibility.py), with the user's role and the room's members' emails."""
+    (models/rooms/visibility.py), with the user's role and the room's members' emails."""
     room = (Room.select(*ROOM_COLUMNS, ResourceAccess.role, _members_emails().alias("attendees"))
             .join(ResourceAccess, on=sees(ResourceAccess, _ANY, Room.resource))
             .where(where)

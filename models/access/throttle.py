@@ -14,8 +14,8 @@ import math
 
 import peewee
 
-from .base import SideTable
-from .fields import TimestampField, now
+from ..tables.base import SideTable
+from ..tables.fields import TimestampField, now
 
 
 def client_key(client_id: str) -> str:

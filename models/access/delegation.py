@@ -2,7 +2,7 @@
 
 A token names a user and an application; either may have been deactivated (or
 deleted, in Meet's admin) since it was issued. The columns below are read by
-the same statement as the request's own data (models/room_queries.py), so the
+the same statement as the request's own data (models/rooms/queries.py), so the
 check costs no round trip of its own.
 """
 
@@ -11,10 +11,10 @@ from __future__ import annotations
 import dataclasses
 import uuid
 
-from .applications import Application, could_be_client_id
-from .prepared import Prepared
-from .refusals import Refusal
-from .users import User
+from ..refusals import Refusal
+from ..storage.prepared import Prepared
+from ..tables.applications import Application, could_be_client_id
+from ..tables.users import User
 
 # The kinds of token (docs/operators.md#tokens): only an application token names an
 # application whose standing is checked; the other two speak for a user alone.

@@ -1,0 +1,1 @@
+"""The operations on rooms: made, listed, found, changed, shared, deleted, and who may see them."""

@@ -1,0 +1,1 @@
+"""The tables: Meet's own (its migrations own them) and the project's side tables, with their columns."""
