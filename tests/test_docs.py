@@ -39,7 +39,7 @@ def test_the_demo_prints_as_many_curl_commands_as_the_guide_says(database_url, c
 
 
 def test_the_connections_per_worker_are_said_once_and_as_the_threads_hold_them():
-    # One connection per handler thread (models/db.py), and one at start-up.
+    # One connection per handler thread (models/storage/db.py), and one at start-up.
     per_worker = threads.REQUEST_THREADS + threads.TOKEN_THREADS + 1
     assert re.findall(r"(\d+) connections per worker", OPERATORS) == [str(per_worker)]
     assert re.findall(r"workers × (\d+)", OPERATORS) == [str(per_worker)] * 2
@@ -60,3 +60,20 @@ def test_where_the_readme_shows_metrics_it_says_how_to_turn_them_on():
     for paragraph in README.split("\n\n"):
         if "/metrics" in paragraph:
             assert "METRICS_ENABLED=true" in paragraph, paragraph
+
+
+LAYOUT = (ROOT / "docs" / "layout.md").read_text()
+
+
+def test_every_path_the_layout_names_exists():
+    named = set(re.findall(r"`([\w.]+/[\w/.]*)`", LAYOUT))
+    missing = [path for path in named
+               if not any((ROOT / base / path).exists() for base in ("", "meet_external", "models"))]
+    assert len(named) > 30 and missing == []
+
+
+def test_the_layout_describes_every_sub_package():
+    for folder in ("meet_external", "models"):
+        section = LAYOUT.split(f"## {folder}/\n", 1)[1].split("\n## ", 1)[0]
+        for init in (ROOT / folder).glob("*/__init__.py"):
+            assert f"`{init.parent.name}/`" in section, f"{folder}/{init.parent.name}"
