@@ -12,6 +12,7 @@ from starlette.requests import ClientDisconnect, Request
 from werkzeug.http import parse_options_header
 
 from ..errors import ApiError
+from .base import HttpMiddleware
 
 JSON = "application/json"
 # Methods that change nothing (RFC 9110 §9.2.1): their bodies, if any, are left to the app.
@@ -87,37 +88,30 @@ def valid_host(value: str) -> bool:
     return match["port"] is None or 0 < int(match["port"]) <= 65535
 
 
-class HostHeader:
+class HostHeader(HttpMiddleware):
     """400 for a request whose `Host` is missing (HTTP/1.1), repeated or invalid (RFC 9112 §3.2).
 
     The host is in every `Location` and pagination link; an HTTP/1.0 request
     without one gets links to the server's own address, as RFC 9112 §3.3 says.
     """
 
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] == "http":
-            hosts = [value for name, value in scope["headers"] if name == b"host"]
-            if (hosts or scope.get("http_version") != "1.0") and (
-                    len(hosts) != 1 or not valid_host(hosts[0].decode("latin-1"))):
-                raise ApiError(400, "The Host header is missing, repeated or invalid.",
-                               headers={"Connection": "close"})
+    async def handle(self, scope, receive, send):
+        hosts = [value for name, value in scope["headers"] if name == b"host"]
+        if (hosts or scope.get("http_version") != "1.0") and (
+                len(hosts) != 1 or not valid_host(hosts[0].decode("latin-1"))):
+            raise ApiError(400, "The Host header is missing, repeated or invalid.",
+                           headers={"Connection": "close"})
         await self.app(scope, receive, send)
 
 
-class BodyLimit:
+class BodyLimit(HttpMiddleware):
     """Refuses request bodies over `limit` bytes with 413, whether announced or streamed."""
 
     def __init__(self, app, limit: int):
-        self.app = app
+        super().__init__(app)
         self.limit = limit
 
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope, receive, send):
         headers = Headers(scope=scope)
         length = headers.get("content-length")
         if length is not None:
@@ -157,7 +151,7 @@ class BodyLimit:
                 return
 
 
-class WholeBody:
+class WholeBody(HttpMiddleware):
     """A request that may change something runs only once its whole body has arrived.
 
     This is the one reader of such a body: what comes after it (validation,
@@ -175,13 +169,7 @@ class WholeBody:
     client sees the answer rather than a reset.
     """
 
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope, receive, send):
         codings = [coding.strip().lower() for name, value in scope["headers"] if name == b"transfer-encoding"
                    for coding in value.decode("latin-1").split(",")]
         if codings and codings != ["chunked"]:

@@ -20,6 +20,7 @@ import threading
 import time
 from typing import Dict, Tuple
 
+from ..http.base import HttpMiddleware
 from ..http.routes import RouteTable
 
 # Seconds; the list answers in a few milliseconds, a token in well under 100 ms.
@@ -111,18 +112,15 @@ def count_database_error(kind: str) -> None:
         instruments.database_errors.labels(kind).inc()
 
 
-class RequestMetrics:
+class RequestMetrics(HttpMiddleware):
     """ASGI middleware, outside the error handling: every answer is counted, errors included."""
 
     def __init__(self, app, instruments: Instruments, routes: RouteTable):
-        self.app = app
+        super().__init__(app)
         self.instruments = instruments
         self.routes = routes
 
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope, receive, send):
         operation = self.routes.name(scope["method"], scope["path"])
         started = time.perf_counter()
         status = 500  # an exception that escapes becomes a 500 further out

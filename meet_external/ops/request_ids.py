@@ -22,6 +22,7 @@ import time
 import uuid
 from typing import Callable
 
+from ..http.base import HttpMiddleware
 from ..http.routes import RouteTable
 from . import logs
 
@@ -92,20 +93,17 @@ def incoming_id(headers) -> str:
     return str(uuid.uuid4())
 
 
-class RequestIds:
+class RequestIds(HttpMiddleware):
     """ASGI middleware: the request's id in its context and in its answer; one access line."""
 
     def __init__(self, app, routes: RouteTable, access_log: bool = False,
                  request_span: Callable | None = None):
-        self.app = app
+        super().__init__(app)
         self.routes = routes
         self.access_log = access_log
         self.request_span = request_span  # tracing's, when traces are on (meet_external/ops/tracing.py)
 
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope, receive, send):
         request = Request(incoming_id(scope["headers"]), scope["method"], scope["path"], self.routes,
                           scope.get("client"))
         token = _current.set(request)
