@@ -172,24 +172,22 @@ def _parser() -> argparse.ArgumentParser:
 
     apps = _command(commands, "applications", "manage client applications")
     app_actions = apps.add_subparsers(dest="action", required=True, metavar="ACTION")
-    create = _command(app_actions, "create", "register an application and print its credentials")
+    create = _command(app_actions, "create", "register an application and print its credentials",
+                      prints_json=True)
     create.add_argument("--name", required=True, help="a name for people (1 to 255 characters)")
     create.add_argument("--scope", action="append", help=f"a scope to grant, repeatable; one of"
                         f" {', '.join(KNOWN_SCOPES)} (default: {', '.join(DEFAULT_SCOPES)})")
     create.add_argument("--domain", action="append", help="an email domain its users may have,"
                         " repeatable (default: any domain)")
-    create.add_argument("--json", action="store_true", help=JSON_HELP)
     create.set_defaults(run=admin.cmd_applications_create)
-    listing = _command(app_actions, "list", "list applications (never their secrets)")
-    listing.add_argument("--json", action="store_true", help=JSON_HELP)
-    listing.set_defaults(run=admin.cmd_applications_list, writes=False)
+    _command(app_actions, "list", "list applications (never their secrets)", prints_json=True
+             ).set_defaults(run=admin.cmd_applications_list, writes=False)
     for action, active, text in (("activate", True, "let an application get tokens again"),
                                  ("deactivate", False, "stop an application getting tokens")):
         _on_application(app_actions, action, text).set_defaults(
             run=admin.cmd_applications_set_active, active=active)
     rotate = _on_application(app_actions, "rotate-secret",
-                             "issue a new secret; the old one stops working")
-    rotate.add_argument("--json", action="store_true", help=JSON_HELP)
+                             "issue a new secret; the old one stops working", prints_json=True)
     rotate.set_defaults(run=admin.cmd_applications_rotate_secret)
     for add, text in ((True, "allow users of an email domain (while none is added: any domain)"),
                       (False, "remove an allowed email domain (when none is left: any domain)")):
@@ -198,22 +196,19 @@ def _parser() -> argparse.ArgumentParser:
         domain.set_defaults(run=admin.cmd_applications_domain, add=add)
     for add, verb in ((True, "grant"), (False, "revoke")):
         scope = _on_application(app_actions, f"{'add' if add else 'remove'}-scope",
-                                f"{verb} a scope; its next tokens carry the change")
+                                f"{verb} a scope; its next tokens carry the change", prints_json=True)
         scope.add_argument("scope", metavar="SCOPE", help=f"one of {', '.join(KNOWN_SCOPES)}")
-        scope.add_argument("--json", action="store_true", help=JSON_HELP)
         scope.set_defaults(run=admin.cmd_applications_scope, add=add)
 
     users = _command(commands, "users", "manage users")
     user_actions = users.add_subparsers(dest="action", required=True, metavar="ACTION")
-    create_user = _command(user_actions, "create", "create a user and print its id")
+    create_user = _command(user_actions, "create", "create a user and print its id", prints_json=True)
     create_user.add_argument("--email", required=True, help="the user's email address")
     create_user.add_argument("--inactive", action="store_true",
                              help="create it inactive: no token can act for it")
-    create_user.add_argument("--json", action="store_true", help=JSON_HELP)
     create_user.set_defaults(run=admin.cmd_users_create)
-    list_users = _command(user_actions, "list", "list users")
-    list_users.add_argument("--json", action="store_true", help=JSON_HELP)
-    list_users.set_defaults(run=admin.cmd_users_list, writes=False)
+    _command(user_actions, "list", "list users", prints_json=True).set_defaults(
+        run=admin.cmd_users_list, writes=False)
     for action, active, text in (("activate", True, "let applications act for a user again"),
                                  ("deactivate", False, "stop applications acting for a user")):
         sub = _command(user_actions, action, text)
@@ -222,13 +217,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _command(commands, name: str, text: str) -> argparse.ArgumentParser:
+def _command(commands, name: str, text: str, prints_json: bool = False) -> argparse.ArgumentParser:
     """A subcommand whose help is listed by its parent's --help and heads its own."""
-    return commands.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+    sub = commands.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+    if prints_json:
+        sub.add_argument("--json", action="store_true", help=JSON_HELP)
+    return sub
 
 
-def _on_application(commands, name: str, text: str) -> argparse.ArgumentParser:
-    sub = _command(commands, name, text)
+def _on_application(commands, name: str, text: str, prints_json: bool = False) -> argparse.ArgumentParser:
+    sub = _command(commands, name, text, prints_json)
     sub.add_argument("client_id", metavar="CLIENT_ID", help="the application's client_id"
                      " (see `applications list`)")
     return sub
