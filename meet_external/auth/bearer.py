@@ -46,6 +46,8 @@ class Callers:
         self.signer = signer
         self.addons = AddonVerifier(config.addons) if config.addons else None
         self.resource_server = ResourceServer(config.resource_server) if config.resource_server else None
+        # The JWTs, tried in turn: each verifier says NotThisKind of another's token.
+        self.jwt_kinds = (signer,) + ((self.addons,) if self.addons is not None else ())
         self.scopes_prefix = config.scopes_prefix
 
     async def token_info(self, authorization: str | None, scopes: Sequence[str]) -> dict:
@@ -58,17 +60,12 @@ class Callers:
         return {"sub": str(delegation.user_id), "delegation": delegation, "kind": delegation.kind}
 
     async def _identify(self, token: str):
-        try:
-            claims = self.signer.verify(token)
-            return self.signer.delegation(claims), claims.get("scope")
-        except NotThisKind:
-            pass
-        if self.addons is not None:
+        for kind in self.jwt_kinds:
             try:
-                claims = self.addons.verify(token)
-                return self.addons.delegation(claims), claims.get("scope")
+                claims = kind.verify(token)
             except NotThisKind:
-                pass
+                continue
+            return kind.delegation(claims), claims.get("scope")
         if self.resource_server is not None:
             try:
                 kept = await self.resource_server.answer_for(token)
