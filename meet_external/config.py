@@ -14,7 +14,7 @@ import ipaddress
 import os
 import re
 import urllib.parse
-from typing import TYPE_CHECKING, Mapping, Tuple
+from typing import TYPE_CHECKING, Callable, Mapping, Tuple
 
 from .models.tables.rooms import ACCESS_LEVELS
 from .ops.settings import OpsSettings, ops_settings
@@ -258,18 +258,34 @@ class _Reader:
                 break
         return content or None
 
-    def integer(self, name: str, default: int, minimum: int, maximum: int | None = None) -> int:
+    def _parsed(self, name: str, parse: Callable[[str], object], what: str):
+        """The setting parsed, or None when unset; a value `parse` refuses stops start-up."""
         raw = self.text(name)
         if raw is None:
-            return default
+            return None
         try:
-            value = int(raw)
+            return parse(raw)
         except ValueError:
-            raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+            raise ConfigError(f"{name} must be {what}, got {raw!r}") from None
+
+    def integer(self, name: str, default: int, minimum: int, maximum: int | None = None) -> int:
+        value = self._parsed(name, int, "an integer")
+        if value is None:
+            return default
         if value < minimum:
             raise ConfigError(f"{name} must be at least {minimum}, got {value}")
         if maximum is not None and value > maximum:
             raise ConfigError(f"{name} must be at most {maximum}, got {value}")
+        return value
+
+    def seconds(self, name: str, default: float, maximum: float) -> float:
+        """A duration in seconds, more than 0 and at most `maximum`."""
+        value = self._parsed(name, float, "a number of seconds")
+        if value is None:
+            return default
+        if not 0 < value <= maximum:
+            raise ConfigError(f"{name} must be more than 0 and at most {maximum:g} seconds, "
+                              f"got {self.text(name)!r}")
         return value
 
     def boolean(self, name: str, default: bool) -> bool:

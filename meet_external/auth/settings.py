@@ -125,7 +125,7 @@ def resource_server_settings(reader) -> ResourceServerSettings | None:
         encryption_algorithm=reader.text("OIDC_RS_ENCRYPTION_ALGO") or "RSA-OAEP",
         encryption_encoding=reader.text("OIDC_RS_ENCRYPTION_ENCODING") or "A256GCM",
         signing_algorithm=reader.text("OIDC_RS_SIGNING_ALGO") or "ES256",
-        timeout=_seconds(reader, "OIDC_RS_INTROSPECTION_TIMEOUT", 5.0),
+        timeout=reader.seconds("OIDC_RS_INTROSPECTION_TIMEOUT", 5.0, maximum=300),
         cache_seconds=reader.integer("OIDC_RS_CACHE_SECONDS", 60, minimum=0),
     )
     if jwt_answers:
@@ -139,16 +139,3 @@ def _require_http_url(name: str, value: str) -> None:
     parsed = urllib.parse.urlsplit(value)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise ConfigError(f"{name} must be an http:// or https:// URL, got {value!r}")
-
-
-def _seconds(reader, name: str, default: float) -> float:
-    raw = reader.text(name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
-    if not 0 < value <= 300:
-        raise ConfigError(f"{name} must be more than 0 and at most 300 seconds, got {raw!r}")
-    return value
