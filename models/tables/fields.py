@@ -54,29 +54,34 @@ class TimestampField(peewee.Field):
         return value
 
 
-class JSONField(peewee.Field):
-    """`jsonb` on PostgreSQL (psycopg's Jsonb adapter), JSON text on SQLite."""
-
-    field_type = "JSONB"
+class _StoredByDialect(peewee.Field):
+    """A value whose stored form the dialect decides; None and SQL expressions pass as they are."""
 
     def db_value(self, value):
         if value is None or isinstance(value, peewee.Node):
             return value
-        return dialect().json_value(value)
+        return self.stored(dialect(), value)
+
+
+class JSONField(_StoredByDialect):
+    """`jsonb` on PostgreSQL (psycopg's Jsonb adapter), JSON text on SQLite."""
+
+    field_type = "JSONB"
+
+    def stored(self, spoken, value):
+        return spoken.json_value(value)
 
     def python_value(self, value):
         return json.loads(value) if isinstance(value, str) else value
 
 
-class ScopesField(peewee.Field):
+class ScopesField(_StoredByDialect):
     """Meet's `varchar(50)[]` of scopes; a JSON list on SQLite. A list in Python."""
 
     field_type = "SCOPES"
 
-    def db_value(self, value):
-        if value is None or isinstance(value, peewee.Node):
-            return value
-        return dialect().scopes_value(value)
+    def stored(self, spoken, value):
+        return spoken.scopes_value(value)
 
     def python_value(self, value):
         if isinstance(value, str):
