@@ -1,4 +1,4 @@
-"""ETag, If-Match and If-None-Match on single-room answers (models/tables/rooms.py RoomVersion,
+"""ETag, If-Match and If-None-Match on single-room answers (models/rooms/views.py RoomVersion,
 meet_external/api/context.py), as docs/contract-decisions.md says."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""How many SQL statements each request sends (models/rooms/queries.py, models/tables/rooms.py,
+"""How many SQL statements each request sends (models/rooms/queries.py, models/rooms/creation.py,
 models/access/clients.py): the principal check rides in the request's first statement."""
 
 from __future__ import annotations

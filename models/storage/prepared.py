@@ -47,7 +47,7 @@ class RowInsert:
 
     Written from the model's metadata rather than rendered by Peewee per row: the
     statement text never changes, only its values (converted by each field's
-    `db_value`), and several of them make one room (models/tables/rooms.py).
+    `db_value`), and several of them make one room (models/rooms/creation.py).
     """
 
     def __init__(self, model: Type[peewee.Model], field_names: tuple):
