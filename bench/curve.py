@@ -265,10 +265,7 @@ def main(argv: List[str] | None = None) -> int:
                              " an older commit): its server runs beside this one on the same database"
                              " (PYTHONPATH), measured in the same rounds: a before and after in one run")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--pg-url", default=harness.DEFAULT_PG_ADMIN_URL)
-    parser.add_argument("--pg-layout", choices=("meet", "own"), default="meet")
-    parser.add_argument("--meet-schema", type=Path,
-                        default=harness.ROOT.parent / "shared" / "meet-schema" / "meet-e5f0b1c2.sql")
+    harness.add_postgres_options(parser)
     args = parser.parse_args(argv)
     args.family = args.family or ["spread", "api"]
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import shutil
 import statistics
 import sys
@@ -40,9 +39,7 @@ def main(argv: List[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--pg-url", default=harness.DEFAULT_PG_ADMIN_URL)
-    parser.add_argument("--meet-schema", type=Path,
-                        default=harness.ROOT.parent / "shared" / "meet-schema" / "meet-e5f0b1c2.sql")
+    harness.add_postgres_options(parser, layout=False)
     args = parser.parse_args(argv)
     exe = shutil.which("wrk")
     if not exe:
@@ -115,11 +112,8 @@ def main(argv: List[str] | None = None) -> int:
                      f" | {m['non_2xx']} | {m['rooms_at_end']:,} | {m['list_p50_ms_1_connection']:.2f} ms |")
     report["table_markdown"] = "\n".join(lines)
     print(report["table_markdown"])
-    harness.RESULTS.mkdir(exist_ok=True)
-    path = harness.RESULTS / f"growing-{stamp}.json"
-    path.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    print(f"load average {report['loadavg_start']} -> {report['loadavg_end']}; results:"
-          f" {path.relative_to(harness.ROOT)}")
+    print(f"load average {report['loadavg_start']} -> {report['loadavg_end']}")
+    harness.write_results("growing", stamp, report)
     return 1 if "error" in report else 0
 
 

@@ -140,7 +140,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--n", type=int, default=300)
-    parser.add_argument("--pg-url", default=harness.DEFAULT_PG_ADMIN_URL)
+    harness.add_postgres_options(parser, layout=False, schema=False)
     parser.add_argument("--only", default="",
                         help="measure only the lines whose name holds this text (e.g. to run the"
                              " list many times under `py-spy record --gil -- python bench/micro.py`)")

@@ -48,6 +48,8 @@ RESULTS = BENCH / "results"
 API = "/external-api/v1.0"
 HOST = "127.0.0.1"
 DEFAULT_PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432"
+# The schema dump the PostgreSQL runs attach to by default: Meet at e5f0b1c2 (v1.27), beside the checkout.
+DEFAULT_MEET_SCHEMA = ROOT.parent / "shared" / "meet-schema" / "meet-e5f0b1c2.sql"
 
 # The reference implementation's numbers (issue 8: Meet's Django code at the file's commit,
 # gunicorn with 2 sync workers, PostgreSQL, wrk -t2 -c8, this kind of machine, quiet), and
@@ -232,6 +234,19 @@ def run_each(names: List[str], run_one, report: dict) -> bool:
         processes.stop_all()
     report["loadavg_end"] = loadavg()
     return failed
+
+
+def add_postgres_options(parser: argparse.ArgumentParser, layout: bool = True, schema: bool = True) -> None:
+    """--pg-url, --pg-layout (`layout`) and --meet-schema (`schema`): every benchmark reads them alike."""
+    parser.add_argument("--pg-url", default=DEFAULT_PG_ADMIN_URL,
+                        help=f"PostgreSQL server, as a superuser (default {DEFAULT_PG_ADMIN_URL})")
+    if layout:
+        parser.add_argument("--pg-layout", choices=("meet", "own"), default="meet",
+                            help="PostgreSQL: La Suite Meet's schema (the server attaches) or an empty"
+                                 " database")
+    if schema:
+        parser.add_argument("--meet-schema", type=Path, default=DEFAULT_MEET_SCHEMA,
+                            help="the pg_dump of Meet's schema to attach to")
 
 
 def write_results(prefix: str, stamp: str, report: dict) -> None:
@@ -1239,8 +1254,7 @@ def main(argv: List[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--pg-url", default=DEFAULT_PG_ADMIN_URL,
-                        help=f"PostgreSQL server, as a superuser (default {DEFAULT_PG_ADMIN_URL})")
+    add_postgres_options(parser)
     parser.add_argument("--profile", action="append",
                         choices=[name for name, _ in LABELS
                                  if not name.endswith("_under_attack") and name != "delete"],
@@ -1249,11 +1263,6 @@ def main(argv: List[str] | None = None) -> int:
                              " bench/results/")
     parser.add_argument("--profile-connections", type=int, default=1,
                         help="connections of the profiled run (default 1: one request at a time)")
-    parser.add_argument("--pg-layout", choices=("meet", "own"), default="meet",
-                        help="PostgreSQL: La Suite Meet's schema (the server attaches) or an empty database")
-    parser.add_argument("--meet-schema", type=Path,
-                        default=ROOT.parent / "shared" / "meet-schema" / "meet-e5f0b1c2.sql",
-                        help="the pg_dump of Meet's schema to attach to")
     parser.add_argument("--no-floor", action="store_true", help="skip the plain-Flask floor")
     parser.add_argument("--no-attack", action="store_true",
                         help="skip the list measured while the token endpoint takes wrong secrets")

@@ -148,10 +148,7 @@ def main(argv: List[str] | None = None) -> int:
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--requests", type=int, default=300, help="requests per point (default 300)")
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--pg-url", default=harness.DEFAULT_PG_ADMIN_URL)
-    parser.add_argument("--pg-layout", choices=("meet", "own"), default="meet")
-    parser.add_argument("--meet-schema", type=Path,
-                        default=harness.ROOT.parent / "shared" / "meet-schema" / "meet-e5f0b1c2.sql")
+    harness.add_postgres_options(parser)
     args = parser.parse_args(argv)
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")

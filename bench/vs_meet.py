@@ -138,11 +138,8 @@ def run(args) -> int:
     report["loadavg_end"] = harness.loadavg()
     report["table_markdown"] = table(report)
     print(report["table_markdown"])
-    harness.RESULTS.mkdir(exist_ok=True)
-    path = harness.RESULTS / f"vs-meet-{stamp}.json"
-    path.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    print(f"load average {report['loadavg_start']} -> {report['loadavg_end']}; results:"
-          f" {path.relative_to(harness.ROOT)}")
+    print(f"load average {report['loadavg_start']} -> {report['loadavg_end']}")
+    harness.write_results("vs-meet", stamp, report)
     return 1 if "error" in report or report.get("interrupted") else 0
 
 
@@ -250,7 +247,7 @@ def main(argv: List[str] | None = None) -> int:
     parser.add_argument("--commit", default=meet_backend.DEFAULT_COMMIT)
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run (default 5)")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--pg-url", default=harness.DEFAULT_PG_ADMIN_URL)
+    harness.add_postgres_options(parser, layout=False, schema=False)
     return run(parser.parse_args(argv))
 
 
