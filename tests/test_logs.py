@@ -35,20 +35,26 @@ def converse(server: ServerProcess, credentials, user) -> dict:
             "room id": room["id"]}
 
 
-def without_audit(output: str, never: dict) -> str:
-    """The room's id is in its room.created event, and nowhere else."""
-    audited = [line for line in output.splitlines() if "room.created" in line]
-    assert len(audited) == 1 and never["room id"] in audited[0]
-    return "\n".join(line for line in output.splitlines() if "room.created" not in line)
-
-
-def test_a_real_server_writes_every_line_as_json(database_url, tmp_path, credentials, user):
-    with ServerProcess(database_url, env={"LOG_FORMAT": "json"}, args=["--access-log"]) as server:
+def logged_conversation(database_url, tmp_path, credentials, user, log_format: str):
+    """A real server's whole output for one conversation in `log_format`, and what it must not show."""
+    with ServerProcess(database_url, env={"LOG_FORMAT": log_format}, args=["--access-log"]) as server:
         server.start(str(tmp_path / "server.log"))
         never = converse(server, credentials, user)
         server.stop()
-        output = server.log()
+        return server.log(), never
 
+
+def assert_nothing_shown(output: str, never: dict) -> None:
+    """The room's id is in its room.created event, and nowhere else; the rest is never shown."""
+    audited = [line for line in output.splitlines() if "room.created" in line]
+    assert len(audited) == 1 and never["room id"] in audited[0]
+    rest = "\n".join(line for line in output.splitlines() if "room.created" not in line)
+    for name, value in never.items():
+        assert value not in rest, f"the output shows the {name}"
+
+
+def test_a_real_server_writes_every_line_as_json(database_url, tmp_path, credentials, user):
+    output, never = logged_conversation(database_url, tmp_path, credentials, user, "json")
     lines = [json.loads(line) for line in output.splitlines()]  # every line parses
     messages = [line.get("message") for line in lines]
     assert messages[0].startswith("Started server process") and messages[-1].startswith(
@@ -65,18 +71,11 @@ def test_a_real_server_writes_every_line_as_json(database_url, tmp_path, credent
     assert isinstance(access["req-get"]["duration_ms"], float)
     issued = [line for line in lines if line.get("event") == "token.issued"]
     assert [line["request_id"] for line in issued] == ["req-token"]
-    rest = without_audit(output, never)
-    for name, value in never.items():
-        assert value not in rest, f"the output shows the {name}"
+    assert_nothing_shown(output, never)
 
 
 def test_a_real_server_writes_text_when_asked(database_url, tmp_path, credentials, user):
-    with ServerProcess(database_url, env={"LOG_FORMAT": "text"}, args=["--access-log"]) as server:
-        server.start(str(tmp_path / "server.log"))
-        never = converse(server, credentials, user)
-        server.stop()
-        output = server.log()
-
+    output, never = logged_conversation(database_url, tmp_path, credentials, user, "text")
     lines = output.splitlines()
     assert not [line for line in lines if line.startswith("{")]
     assert any("Started server process" in line for line in lines)
@@ -85,9 +84,7 @@ def test_a_real_server_writes_text_when_asked(database_url, tmp_path, credential
     assert "path=/external-api/v1.0/rooms/{id} operation=retrieveRoom status=200" in access
     (issued,) = [line for line in lines if " token.issued " in line]
     assert "request_id=req-token" in issued
-    rest = without_audit(output, never)
-    for name, value in never.items():
-        assert value not in rest, f"the output shows the {name}"
+    assert_nothing_shown(output, never)
 
 
 def format_line(log_format: str, message: str, exc_info=None) -> str:
