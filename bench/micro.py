@@ -147,6 +147,10 @@ def main(argv=None) -> int:
     parser.add_argument("--ops", action="store_true",
                         help="also /healthz and the 10-room list with the access log on, then with"
                              " traces exported to a local sink (meet_external/ops/)")
+    parser.add_argument("--bridge", action="store_true",
+                        help="also /healthz, the 10-room list and a retrieve through an app whose"
+                             " Flask runs on a2wsgi's pools (Connexion's bridge), in turns with the"
+                             " project's (meet_external/server/threads.py)")
     parser.add_argument("--stack", action="store_true",
                         help="also the 10-room list and /healthz through an app built without the"
                              " project's own ASGI middlewares, in turns with the full app")
@@ -263,6 +267,8 @@ def main(argv=None) -> int:
             ops_costs(results, n, clock, base, auth["small"])
         if args.stack:
             stack_costs(results, n, clock, config, base, auth["small"])
+        if args.bridge:
+            bridge_costs(results, n, clock, config, base, auth, room)
         discard_connection()
 
     width = max(map(len, results), default=10)
@@ -321,6 +327,46 @@ def ops_costs(results: dict, n: int, clock, base: str, auth: dict) -> None:
                     os.environ.pop(name)
 
 
+def in_turns(results: dict, n: int, clock, drivers: dict, requests: list) -> None:
+    """Each request through each driver, in turns (a, b, a, b); the mean of both turns."""
+    for name, request in requests:
+        for driver in drivers.values():
+            assert driver.call(*request) == 200
+        runs = {label: [] for label in drivers}
+        for _ in range(2):
+            for label, driver in drivers.items():
+                runs[label].append(measure(lambda request=request, driver=driver: driver.call(*request),
+                                           n, clock))
+        for label, pair in runs.items():
+            results[f"{name}, {label}"] = {**{key: sum(r[key] for r in pair) / 2 for key in pair[0]},
+                                           "n": sum(r["n"] for r in pair)}
+
+
+def bridge_costs(results: dict, n: int, clock, config, base: str, auths: dict, room: str) -> None:
+    """What the project's thread pools save against a2wsgi's, which Connexion would run Flask on:
+    the same app with both pools replaced by a2wsgi's WSGIMiddleware, in turns with the project's."""
+    from a2wsgi import WSGIMiddleware
+
+    from meet_external import internals
+    from meet_external.app import create_app
+    from meet_external.server import threads
+
+    a2wsgi_app = create_app(config)
+    pools = internals.wsgi_app_of(a2wsgi_app)
+    pools.requests = WSGIMiddleware(a2wsgi_app.app.wsgi_app, workers=threads.REQUEST_THREADS)
+    pools.tokens = WSGIMiddleware(a2wsgi_app.app.wsgi_app, workers=threads.TOKEN_THREADS)
+    drivers = {"project's pools": AsgiDriver(create_app(config)),
+               "a2wsgi's pools": AsgiDriver(a2wsgi_app)}
+    requests = [("GET /healthz", ("GET", "/healthz")),
+                ("GET list, 10-room user", ("GET", f"{base}/rooms?page=1&page_size=20", auths["small"])),
+                ("GET retrieve", ("GET", f"{base}/rooms/{room}", auths["big"]))]
+    try:
+        in_turns(results, n, clock, drivers, requests)
+    finally:
+        for driver in drivers.values():
+            driver.close()
+
+
 def stack_costs(results: dict, n: int, clock, config, base: str, auth: dict) -> None:
     """What the project's own ASGI middlewares (app.py's add_middleware: Host, proxies, body
     limit and reading, media type, paths, OAuth client requests, the files served verbatim,
@@ -340,17 +386,8 @@ def stack_costs(results: dict, n: int, clock, config, base: str, auth: dict) -> 
     requests = [("GET /healthz", ("GET", "/healthz")),
                 ("GET list, 10-room user", ("GET", f"{base}/rooms?page=1&page_size=20", auth))]
     try:
-        for name, request in requests:
-            for driver in (full, bare):
-                assert driver.call(*request) == 200
-            runs = {"full app": [], "without the project's middlewares": []}
-            for _ in range(2):
-                for label, driver in (("full app", full), ("without the project's middlewares", bare)):
-                    runs[label].append(measure(lambda request=request, driver=driver: driver.call(*request),
-                                               n, clock))
-            for label, pair in runs.items():
-                results[f"{name}, {label}"] = {**{key: sum(r[key] for r in pair) / 2 for key in pair[0]},
-                                               "n": sum(r["n"] for r in pair)}
+        in_turns(results, n, clock, {"full app": full, "without the project's middlewares": bare},
+                 requests)
     finally:
         full.close()
         bare.close()

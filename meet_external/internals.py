@@ -10,20 +10,24 @@ from __future__ import annotations
 from typing import Any
 
 import connexion
+# a2wsgi's WSGI environ from an ASGI scope: undocumented, but the one Flask saw through
+# Connexion's bridge, which meet_external/server/threads.py replaces.
+from a2wsgi.wsgi import build_environ
 from connexion.json_schema import Draft4RequestValidator
 from connexion.validators import AbstractRequestBodyValidator
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.supervisors.multiprocess import Multiprocess
 
-__all__ = ["Draft4RequestValidator", "HttpToolsProtocol", "Multiprocess", "body_schema",
-           "body_required", "replace_wsgi_app"]
+__all__ = ["Draft4RequestValidator", "HttpToolsProtocol", "Multiprocess", "body_required",
+           "body_schema", "build_environ", "replace_wsgi_app"]
 
 
 def replace_wsgi_app(app: connexion.FlaskApp, asgi_app: Any) -> None:
     """Run Flask through `asgi_app` instead of Connexion's one a2wsgi pool of 10 threads.
 
     Connexion 3.3 has no setting for the WSGI bridge it wraps Flask in; the token
-    endpoint needs a pool of its own (meet_external/server/threads.py).
+    endpoint needs a pool of its own, and a request one hop to its thread
+    (meet_external/server/threads.py).
     """
     app._middleware_app.asgi_app = asgi_app
 

@@ -3,7 +3,6 @@
 import threading
 
 import pytest
-from a2wsgi import WSGIMiddleware
 from connexion.exceptions import ResolverError
 
 import meet_external.app
@@ -11,7 +10,7 @@ from meet_external import internals
 from meet_external.api.extension import load_extension
 from meet_external.app import create_app, load_spec, spec_operations
 from meet_external.server import threads
-from meet_external.server.threads import HandlerThreads
+from meet_external.server.threads import HandlerThreads, WsgiPool
 
 from .support.constants import API
 
@@ -49,7 +48,7 @@ def test_flask_runs_in_the_apps_own_thread_pools(base_config):
     seen = {"requests": set(), "tokens": set()}
     for name in seen:
         pool = getattr(pools, name)
-        assert isinstance(pool, WSGIMiddleware) and pool.app == app.app.wsgi_app
+        assert isinstance(pool, WsgiPool) and pool.app == app.app.wsgi_app
         pool.app = _recording(pool.app, seen[name])
     with app.test_client() as local:
         assert local.get("/healthz").status_code == 200

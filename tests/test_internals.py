@@ -37,3 +37,14 @@ def test_uvicorns_httptools_protocol_has_the_hooks_the_head_timeout_overrides():
 def test_uvicorns_supervisor_stops_its_workers_through_terminate_all():
     assert callable(internals.Multiprocess.terminate_all)
     assert "sockets" in inspect.signature(internals.Multiprocess.__init__).parameters
+
+
+def test_a2wsgis_environ_is_built_from_the_scope_and_the_body_stream():
+    body = object()
+    environ = internals.build_environ(
+        {"type": "http", "method": "GET", "path": "/rooms", "root_path": "", "query_string": b"a=1",
+         "headers": [(b"content-type", b"application/json")], "http_version": "1.1",
+         "scheme": "http", "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 4000)}, body)
+    assert environ["wsgi.input"] is body
+    assert (environ["REQUEST_METHOD"], environ["PATH_INFO"], environ["QUERY_STRING"],
+            environ["CONTENT_TYPE"]) == ("GET", "/rooms", "a=1", "application/json")

@@ -35,7 +35,7 @@ async def read_body(scope, receive) -> bytes:
 def with_length(scope, body: bytes) -> dict:
     """The scope of a request whose whole body was read: framed by a `Content-Length` of it.
 
-    Flask reads its body through a2wsgi, and werkzeug reads nothing from a
+    Flask reads its body from the WSGI environ, and werkzeug reads nothing from a
     request without a `Content-Length` (a chunked one), so every reader after
     this one sees the body as if it had come with its length, whatever its framing.
     """

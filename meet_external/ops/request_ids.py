@@ -5,7 +5,7 @@ characters of letters, digits and `-_.:+/=`), else a new UUID. It is sent back i
 response's `X-Request-Id` header, every answer included (errors, 404s, the last-resort 500
 that this middleware itself sends), and it is carried by a context variable, so that every
 log line, audit event, error report and trace of the request names it: the handlers' threads
-see it too (a2wsgi runs each handler in a copy of the request's context).
+see it too (meet_external/server/threads.py runs each handler in a copy of the request's context).
 
 The middleware is the outermost the app adds (only Connexion's last-resort error middleware is
 outside it, and it never sees an exception: this one answers them), so the access line it
