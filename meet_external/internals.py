@@ -10,14 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 import connexion
-# a2wsgi's WSGI environ from an ASGI scope: undocumented, but the one Flask saw through
-# Connexion's bridge, which meet_external/server/threads.py replaces.
 from a2wsgi.wsgi import build_environ
 from connexion.json_schema import Draft4RequestValidator
 from connexion.validators import AbstractRequestBodyValidator
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.supervisors.multiprocess import Multiprocess
 
+# build_environ: a2wsgi's WSGI environ from an ASGI scope, undocumented; the environ Flask saw
+# through Connexion's bridge, which meet_external/server/threads.py replaces.
 __all__ = ["Draft4RequestValidator", "HttpToolsProtocol", "Multiprocess", "body_required",
            "body_schema", "build_environ", "replace_wsgi_app"]
 
