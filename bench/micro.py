@@ -353,7 +353,7 @@ def bridge_costs(results: dict, n: int, clock, config, base: str, auths: dict, r
 
     a2wsgi_app = create_app(config)
     pools = internals.wsgi_app_of(a2wsgi_app)
-    pools.requests = WSGIMiddleware(a2wsgi_app.app.wsgi_app, workers=threads.REQUEST_THREADS)
+    pools.requests = WSGIMiddleware(a2wsgi_app.app.wsgi_app, workers=config.request_threads)
     pools.tokens = WSGIMiddleware(a2wsgi_app.app.wsgi_app, workers=threads.TOKEN_THREADS)
     drivers = {"project's pools": AsgiDriver(create_app(config)),
                "a2wsgi's pools": AsgiDriver(a2wsgi_app)}

@@ -162,7 +162,8 @@ def _connexion_app(config: Config, signer: TokenSigner, token_path: str) -> conn
     # Outside the base path Flask routes the probes; `//healthz` must be a 404 there,
     # not werkzeug's redirect to `/healthz` (set before any rule is added).
     app.app.url_map.merge_slashes = False
-    replace_wsgi_app(app, HandlerThreads(app.app.wsgi_app, token_paths=(token_path,)))
+    replace_wsgi_app(app, HandlerThreads(app.app.wsgi_app, token_paths=(token_path,),
+                                         request_threads=config.request_threads))
     return app
 
 

@@ -1,5 +1,6 @@
 """The app factory (meet_external/app.py): every operation resolves, or start-up fails."""
 
+import dataclasses
 import threading
 
 import pytest
@@ -44,7 +45,7 @@ def test_flask_runs_in_the_apps_own_thread_pools(base_config):
     pools = internals.wsgi_app_of(app)
     assert isinstance(pools, HandlerThreads)
     assert (pools.requests.executor._max_workers, pools.tokens.executor._max_workers) == (
-        threads.REQUEST_THREADS, threads.TOKEN_THREADS)
+        base_config.request_threads, threads.TOKEN_THREADS)
     seen = {"requests": set(), "tokens": set()}
     for name in seen:
         pool = getattr(pools, name)
@@ -57,6 +58,12 @@ def test_flask_runs_in_the_apps_own_thread_pools(base_config):
         assert local.post(f"{API}/application/token", json=unknown).status_code == 401
     assert seen["requests"] and seen["tokens"], "requests do not go through the pools app.py installed"
     assert not seen["requests"] & seen["tokens"]
+
+
+def test_the_request_threads_setting_sizes_the_api_pool_only(base_config):
+    pools = internals.wsgi_app_of(create_app(dataclasses.replace(base_config, request_threads=5)))
+    assert (pools.requests.executor._max_workers, pools.tokens.executor._max_workers) == (
+        5, threads.TOKEN_THREADS)
 
 
 def _recording(wsgi_app, names: set):

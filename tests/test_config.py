@@ -295,15 +295,20 @@ def test_the_signing_key_is_required_to_serve():
 
 def test_operations_settings():
     config = Config.from_env({"METRICS_ENABLED": "true", "PROMETHEUS_MULTIPROC_DIR": "/run/metrics",
-                              "WEB_CONCURRENCY": "4"})
-    assert (config.metrics_enabled, config.metrics_dir, config.workers) == (True, "/run/metrics", 4)
-    assert (Config().metrics_enabled, Config().metrics_dir, Config().workers) == (False, None, 1)
+                              "WEB_CONCURRENCY": "4", "REQUEST_THREADS": "8"})
+    assert (config.metrics_enabled, config.metrics_dir, config.workers, config.request_threads) == (
+        True, "/run/metrics", 4, 8)
+    default = Config.from_env({})
+    assert (default.metrics_enabled, default.metrics_dir, default.workers, default.request_threads) == (
+        False, None, 1, 2)
 
 
 @pytest.mark.parametrize(("name", "value", "message"), [
     ("METRICS_ENABLED", "sure", "METRICS_ENABLED must be true or false, got 'sure'"),
     ("WEB_CONCURRENCY", "0", "WEB_CONCURRENCY must be at least 1, got 0"),
     ("WEB_CONCURRENCY", "two", "WEB_CONCURRENCY must be an integer, got 'two'"),
+    ("REQUEST_THREADS", "0", "REQUEST_THREADS must be at least 1, got 0"),
+    ("REQUEST_THREADS", "65", "REQUEST_THREADS must be at most 64, got 65"),
 ])
 def test_bad_operations_settings(name, value, message):
     with pytest.raises(ConfigError, match=f"^{re.escape(message)}$"):

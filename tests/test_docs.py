@@ -40,7 +40,7 @@ def test_the_demo_prints_as_many_curl_commands_as_the_guide_says(database_url, c
 
 def test_the_connections_per_worker_are_said_once_and_as_the_threads_hold_them():
     # One connection per handler thread (models/storage/db.py), and one at start-up.
-    per_worker = threads.REQUEST_THREADS + threads.TOKEN_THREADS + 1
+    per_worker = Config().request_threads + threads.TOKEN_THREADS + 1
     assert re.findall(r"(\d+) connections per worker", OPERATORS) == [str(per_worker)]
     assert re.findall(r"workers × (\d+)", OPERATORS) == [str(per_worker)] * 2
     assert not re.search(r"up to \d+ (?:database )?connections", OPERATORS)

@@ -36,12 +36,6 @@ from starlette.requests import ClientDisconnect, Request
 
 from ..internals import build_environ
 
-# Each thread more is one more to hand the GIL to around every statement's round trip: with
-# one hop per request, 2 threads served the 10-room list at 1,224-1,254 req/s on PostgreSQL
-# against 1,002-1,066 with 4 (server CPU 1.19-1.23 against 1.34-1.41 ms a request), and no
-# slower on SQLite (1,807-2,069 against 1,614-1,769); with 1, one slow statement would hold
-# the worker's every request (docs/performance.md, "Threads").
-REQUEST_THREADS = 2
 # One thread may wait on the slow check while the other serves cached secrets.
 TOKEN_THREADS = 2
 
@@ -106,8 +100,8 @@ async def _lifespan(receive, send) -> None:
 class HandlerThreads:
     """An ASGI app: the token paths on one pool of threads, every other path on another."""
 
-    def __init__(self, wsgi_app, token_paths: Collection[str]):
-        self.requests = WsgiPool(wsgi_app, REQUEST_THREADS, "requests")
+    def __init__(self, wsgi_app, token_paths: Collection[str], request_threads: int):
+        self.requests = WsgiPool(wsgi_app, request_threads, "requests")
         self.tokens = WsgiPool(wsgi_app, TOKEN_THREADS, "tokens")
         self.token_paths = frozenset(token_paths)
 
