@@ -28,7 +28,6 @@ the server and measures again.
 from __future__ import annotations
 
 import argparse
-import datetime
 import http.client
 import json
 import statistics
@@ -269,20 +268,12 @@ def main(argv: List[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.family = args.family or ["spread", "api"]
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    report = {"command": " ".join(["python bench/curve.py", *(argv if argv is not None else sys.argv[1:])]),
-              "started": datetime.datetime.now().isoformat(timespec="seconds"),
-              "git": harness.git_state(), "loadavg_start": harness.loadavg(), "databases": {},
-              "against": str(args.against) if args.against else None}
+    stamp, report = harness.new_report("python bench/curve.py", argv, databases={},
+                                       against=str(args.against) if args.against else None)
     names = [f"{kind}/{family}" for kind in kinds for family in args.family]
     failed = harness.run_each(names, lambda name, processes: run_database(
         *name.split("/"), args, processes), report)
-    report["table_markdown"] = table(report)
-    print(report["table_markdown"])
-    print(f"\nload average {report['loadavg_start']} -> {report['loadavg_end']};"
-          f" code at {report['git']['commit']}"
-          f"{' + uncommitted changes' if report['git']['uncommitted_server_files'] else ''}")
-    harness.write_results("curve", stamp, report)
+    harness.finish_report("curve", stamp, report, table(report))
     return 1 if failed else 0
 
 

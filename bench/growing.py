@@ -17,14 +17,12 @@ as the user grows, as on a server autovacuum has not reached.
 from __future__ import annotations
 
 import argparse
-import datetime
-import shutil
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import List
 
 BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH.parent), str(BENCH)]
@@ -41,23 +39,16 @@ def main(argv: List[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     harness.add_postgres_options(parser, layout=False)
     args = parser.parse_args(argv)
-    exe = shutil.which("wrk")
-    if not exe:
-        print("bench: wrk is not installed (bench/README.md)", file=sys.stderr)
-        return 2
+    exe = harness.require_wrk()
     if not args.meet_schema.is_file():
         print(f"bench: Meet's schema dump is not at {args.meet_schema} (give --meet-schema)",
               file=sys.stderr)
         return 2
     processes = harness.Processes()
     wrk = harness.Wrk(processes, exe)
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    report: Dict[str, object] = {
-        "command": " ".join(["python bench/run.py --scenario growing", *(argv or [])]),
-        "started": datetime.datetime.now().isoformat(timespec="seconds"),
-        "git": harness.git_state(), "loadavg_start": harness.loadavg(), "minutes": [],
-        "settings": {"connections": args.connections, "threads": args.threads, "workers": args.workers},
-    }
+    stamp, report = harness.new_report(
+        "python bench/run.py --scenario growing", argv or [], minutes=[],
+        settings={"connections": args.connections, "threads": args.threads, "workers": args.workers})
     try:
         with harness.Database("postgresql", args.pg_url, args.meet_schema) as db:
             env = harness.init_database(db.url)
@@ -104,16 +95,12 @@ def main(argv: List[str] | None = None) -> int:
         print(f"[growing] failed: {exc}", file=sys.stderr)
     finally:
         processes.stop_all()
-    report["loadavg_end"] = harness.loadavg()
     lines = ["| minute | req/s | p50 | p99 | non-2xx | user's rooms at the end | list p50, 1 connection |",
              "|---:|---:|---:|---:|---:|---:|---:|"]
     for m in report["minutes"]:
         lines.append(f"| {m['minute']} | {m['rps']:,.1f} | {m.get('p50_ms')} ms | {m.get('p99_ms')} ms"
                      f" | {m['non_2xx']} | {m['rooms_at_end']:,} | {m['list_p50_ms_1_connection']:.2f} ms |")
-    report["table_markdown"] = "\n".join(lines)
-    print(report["table_markdown"])
-    print(f"load average {report['loadavg_start']} -> {report['loadavg_end']}")
-    harness.write_results("growing", stamp, report)
+    harness.finish_report("growing", stamp, report, "\n".join(lines))
     return 1 if "error" in report else 0
 
 

@@ -40,7 +40,7 @@ import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -249,12 +249,46 @@ def add_postgres_options(parser: argparse.ArgumentParser, layout: bool = True, s
                             help="the pg_dump of Meet's schema to attach to")
 
 
+def new_report(command: str, argv: List[str] | None, **fields) -> Tuple[str, Dict[str, object]]:
+    """A benchmark run's stamp and report: its command, when, the code measured and the load
+    average at the start, then `fields`."""
+    now = datetime.datetime.now()
+    report = {"command": " ".join([command, *(sys.argv[1:] if argv is None else argv)]),
+              "started": now.isoformat(timespec="seconds"), "git": git_state(),
+              "loadavg_start": loadavg(), **fields}
+    return now.strftime("%Y%m%d-%H%M%S"), report
+
+
+def finish_report(prefix: str, stamp: str, report: dict, table_markdown: str) -> None:
+    """The table, the load average and the code printed; the report written (`write_results`)."""
+    report.setdefault("loadavg_end", loadavg())
+    report["table_markdown"] = table_markdown
+    print(table_markdown)
+    print(f"\nload average {report['loadavg_start']} -> {report['loadavg_end']};"
+          f" code at {report['git']['commit']}"
+          f"{' + uncommitted changes' if report['git']['uncommitted_server_files'] else ''}")
+    write_results(prefix, stamp, report)
+
+
 def write_results(prefix: str, stamp: str, report: dict) -> None:
     """The report as bench/results/<prefix>-<stamp>.json, named on standard output."""
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{prefix}-{stamp}.json"
     path.write_text(json.dumps(report, indent=2, default=str) + "\n")
     print(f"results: {path.relative_to(ROOT)}")
+
+
+WRK_MISSING = ("wrk is not installed. On Debian/Ubuntu: `sudo apt-get install wrk`; elsewhere see"
+               " https://github.com/wg/wrk (bench/README.md).")
+
+
+def require_wrk() -> str:
+    """wrk's path; without it, says how to install it and stops the benchmark (exit status 2)."""
+    exe = shutil.which("wrk")
+    if not exe:
+        print(f"bench: {WRK_MISSING}", file=sys.stderr)
+        raise SystemExit(2)
+    return exe
 
 
 def init_database(url: str, secret_key: str | None = None) -> Dict[str, str]:
@@ -1280,11 +1314,7 @@ def main(argv: List[str] | None = None) -> int:
     if args.quick:
         args.duration = 3.0
 
-    exe = shutil.which("wrk")
-    if not exe:
-        print("bench: wrk is not installed. On Debian/Ubuntu: `sudo apt-get install wrk`;"
-              " elsewhere see https://github.com/wg/wrk (bench/README.md).", file=sys.stderr)
-        return 2
+    exe = require_wrk()
 
     def terminate(signum, frame):
         raise KeyboardInterrupt(f"signal {signum}")

@@ -17,7 +17,6 @@ list's (the target: at most 1.5x), and writes bench/results/slug-<timestamp>.jso
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import statistics
 import sys
@@ -151,15 +150,10 @@ def main(argv: List[str] | None = None) -> int:
     harness.add_postgres_options(parser)
     args = parser.parse_args(argv)
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    report = {"command": " ".join(["python bench/slug.py", *(argv if argv is not None else sys.argv[1:])]),
-              "git": harness.git_state(), "loadavg_start": harness.loadavg(), "databases": {}}
+    stamp, report = harness.new_report("python bench/slug.py", argv, databases={})
     failed = harness.run_each(kinds, lambda kind, processes: run_database(kind, args, processes),
                               report)
-    report["table_markdown"] = table(report)
-    print(report["table_markdown"])
-    print(f"\nload average {report['loadavg_start']} -> {report['loadavg_end']}")
-    harness.write_results("slug", stamp, report)
+    harness.finish_report("slug", stamp, report, table(report))
     return 1 if failed else 0
 
 

@@ -13,7 +13,6 @@ Results in bench/results/threads-<timestamp>.json. Nothing here is asserted.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import tempfile
 import time
@@ -100,19 +99,13 @@ def main(argv=None) -> int:
     parser.add_argument("--duration", type=float, default=5.0)
     harness.add_postgres_options(parser, layout=False)
     args = parser.parse_args(argv)
-    exe = shutil.which("wrk")
-    if not exe:
-        print("threads: wrk is not installed (bench/README.md).", file=sys.stderr)
-        return 2
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    report = {"values": args.values, "loadavg_start": harness.loadavg(), "databases": {}}
+    exe = harness.require_wrk()
+    stamp, report = harness.new_report("python bench/threads.py", argv, values=args.values,
+                                       databases={})
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     failed = harness.run_each(kinds, lambda kind, processes: run_database(kind, args, processes, exe),
                               report)
-    report["table"] = table(report, args.values)
-    print(report["table"])
-    print(f"load average {report['loadavg_start']} -> {report['loadavg_end']}")
-    harness.write_results("threads", stamp, report)
+    harness.finish_report("threads", stamp, report, table(report, args.values))
     return 1 if failed else 0
 
 

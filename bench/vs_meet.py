@@ -26,7 +26,6 @@ rounds' ratios) against the targets, and writes bench/results/vs-meet-<timestamp
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import secrets
@@ -104,19 +103,15 @@ def run(args) -> int:
                     " (set REDIS_URL).")
     exe = shutil.which("wrk")
     if not exe:
-        return skip("wrk is not installed (bench/README.md).")
+        return skip(harness.WRK_MISSING)
     commit = (work / "tree/.commit").read_text().strip()
     processes = harness.Processes()
     wrk = harness.Wrk(processes, exe)
     jwt_key = secrets.token_urlsafe(48)
-    report: Dict[str, object] = {
-        "command": " ".join(["python bench/vs_meet.py", *sys.argv[1:]]), "meet_commit": commit,
-        "started": datetime.datetime.now().isoformat(timespec="seconds"),
-        "git": harness.git_state(), "loadavg_start": harness.loadavg(),
-        "settings": {"duration_s": args.duration, "rounds": args.rounds, "connections": 8,
-                     "threads": 2, "workers": 2, "rooms": ROOMS},
-    }
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    stamp, report = harness.new_report(
+        "python bench/vs_meet.py", None, meet_commit=commit,
+        settings={"duration_s": args.duration, "rounds": args.rounds, "connections": 8,
+                  "threads": 2, "workers": 2, "rooms": ROOMS})
     try:
         with harness.Database("postgresql", args.pg_url) as db:
             meet_database(db, work, commit, jwt_key)
@@ -135,11 +130,7 @@ def run(args) -> int:
         report["interrupted"] = True
     finally:
         processes.stop_all()
-    report["loadavg_end"] = harness.loadavg()
-    report["table_markdown"] = table(report)
-    print(report["table_markdown"])
-    print(f"load average {report['loadavg_start']} -> {report['loadavg_end']}")
-    harness.write_results("vs-meet", stamp, report)
+    harness.finish_report("vs-meet", stamp, report, table(report))
     return 1 if "error" in report or report.get("interrupted") else 0
 
 
