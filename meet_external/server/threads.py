@@ -32,8 +32,9 @@ import io
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Collection, List, Tuple
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import ClientDisconnect
 
+from ..http.middleware import read_body
 from ..internals import build_environ
 
 # One thread may wait on the slow check while the other serves cached secrets.
@@ -57,7 +58,7 @@ class WsgiPool:
             await send({"type": "websocket.close", "code": 1000})
             return
         try:
-            body = await Request(scope, receive).body()
+            body = await read_body(scope, receive)
         except ClientDisconnect:
             return
         environ = build_environ(scope, io.BytesIO(body))
