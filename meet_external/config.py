@@ -95,9 +95,10 @@ class Config:
     metrics_dir: str | None = None
     workers: int = 1
     # Threads a worker runs API handlers on (meet_external/server/threads.py). Each one more is
-    # one more to hand the GIL to around every statement's round trip: 2 served the 10-room list
-    # 18-25% faster than 4 on PostgreSQL and no slower on SQLite; with 1, one slow statement
-    # would hold every request of the worker (docs/performance.md, "Threads").
+    # one more to hand the GIL to around every statement's round trip: 2 served more requests
+    # than 4 in 10 of 12 pairs (list, retrieve and create, both databases, two rounds of
+    # `python bench/threads.py --db both --values 2 4`); with 1, one slow statement would hold
+    # every request of the worker (docs/performance.md, "Threads").
     request_threads: int = 2
     # The other kinds of bearer token Meet accepts (meet_external/auth/settings.py): off when None.
     addons: AddonSettings | None = None

@@ -17,8 +17,9 @@ here differ from it:
   middleware.py's WholeBody has already read any body that may change something),
   the thread runs Flask to the end and returns the status, headers and body as
   one result, and the loop sends them. Measured in process (`python bench/micro.py
-  --bridge`): ~350 µs of CPU less per request (a /healthz 780 -> 410 µs, the
-  10-room list 1,430 -> 1,050 µs on SQLite), about a quarter of a list's cost.
+  --bridge --only none`, docs/performance.md "Threads"): /healthz 730 -> 369 µs of
+  CPU on SQLite, the 10-room list 1,502 -> 1,236 µs on SQLite and 2,168 -> 1,279 µs
+  on PostgreSQL.
   The answers are small JSON documents, so holding one whole costs nothing that
   streaming would save; the environ is a2wsgi's (`build_environ`), so Flask sees
   what it saw before.
